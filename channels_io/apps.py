@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class ChannelsIoConfig(AppConfig):
+    name = "channels_io"
+    verbose_name = "Channels"
+
+    def ready(self) -> None:
+        from channels_io import registry
+
+        registry.register_all()

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class LoopholeConfig(AppConfig):
+    name = "loophole"
+    verbose_name = "Accounts"

@@ -1,0 +1,33 @@
+"""The Celery app, and enqueue_on_commit: the one way work leaves a transaction."""
+
+import logging
+import os
+from functools import partial
+from typing import Any
+
+from celery import Celery
+from django.db import transaction
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "loophole.settings")
+
+app = Celery("loophole")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+logger = logging.getLogger(__name__)
+
+
+def _enqueue(task: Any, args: tuple[Any, ...]) -> None:
+    try:
+        task.delay(*args)
+    except Exception:
+        # The row is committed and is the truth; a beat sweeper picks the work up again.
+        logger.exception("could not enqueue %s; the sweeper will retry it", task.name)
+
+
+def enqueue_on_commit(task: Any, *args: Any) -> None:
+    """Queue `task.delay(*args)` after the current transaction commits (at once outside one).
+
+    A broker that is down is logged, never raised: the caller's data is already committed.
+    """
+    transaction.on_commit(partial(_enqueue, task, args))

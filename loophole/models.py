@@ -1,0 +1,102 @@
+"""Accounts: a customer or staff member is a User whose login is the account email."""
+
+import re
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_PHONE_PUNCTUATION = re.compile(r"[\s().\-]")
+
+
+def normalize_phone(raw: str) -> str:
+    """Return `raw` in E.164 (`+15555550100`). Raises ValueError when it is not a full number."""
+    number = _PHONE_PUNCTUATION.sub("", raw or "")
+    if number.startswith("00"):
+        number = "+" + number[2:]
+    if not E164.match(number):
+        raise ValueError("a phone number needs a + and the country code, like +15555550100")
+    return number
+
+
+def validate_e164(value: str) -> None:
+    if not E164.match(value or ""):
+        raise ValidationError("Enter the number in E.164 form, like +15555550100.", code="e164")
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def get_by_natural_key(self, username: str | None) -> "User":
+        return self.get(email__iexact=(username or "").strip())
+
+    def create_user(self, email: str, password: str | None = None, **extra: object) -> "User":
+        if not email:
+            raise ValueError("A user needs an email address")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **extra: object) -> "User":
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self.create_user(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    # Stored lower-cased (save() sees to it), so the unique index is case-insensitive in effect.
+    email = models.EmailField("email address", max_length=254, unique=True)
+    name = models.CharField(max_length=150, blank=True)
+    is_staff = models.BooleanField(default=False, help_text="Can log in to the staff admin.")
+    is_active = models.BooleanField(default=True)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(email=Lower("email")), name="user_email_lower_case"),
+            models.CheckConstraint(condition=~models.Q(email=""), name="user_email_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    def clean(self) -> None:
+        super().clean()
+        self.email = self.email.strip().lower()
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.email = self.email.strip().lower()
+        super().save(*args, **kwargs)
+
+    def get_full_name(self) -> str:
+        return self.name or self.email
+
+    def get_short_name(self) -> str:
+        return self.name or self.email
+
+
+class PhoneNumber(models.Model):
+    """A phone number on file for a customer, in E.164; one account per number."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="phone_numbers")
+    number = models.CharField(max_length=16, unique=True, validators=[validate_e164])
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(number__regex=r"^\+[1-9][0-9]{6,14}$"), name="phone_e164"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number

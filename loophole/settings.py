@@ -1,0 +1,214 @@
+"""The one settings module, and the only reader of the environment.
+
+Every variable is optional: with none set the app runs on SQLite, eager Celery, console email and
+SMS, and the built-in local assistant. PRODUCT.md lists the names; a bad value fails at start-up
+with ImproperlyConfigured naming it.
+"""
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = env.str(name, default="")
+    if raw == "":
+        return default
+    if raw.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if raw.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}")
+
+
+DEBUG = _bool("DEBUG", True)
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
+    SECRET_KEY = "django-insecure-loophole-development-only"  # noqa: S105
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
+
+PUBLIC_URL = env.str("PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
+_public = urlsplit(PUBLIC_URL)
+if _public.scheme not in {"http", "https"} or not _public.netloc or _public.path:
+    raise ImproperlyConfigured(f"PUBLIC_URL must be an origin like https://support.example.com, not {PUBLIC_URL!r}")
+CSRF_TRUSTED_ORIGINS = [PUBLIC_URL]
+
+SUPPORT_EMAIL = env.str("SUPPORT_EMAIL", default="support@loophole.localhost")
+if "@" not in SUPPORT_EMAIL:
+    raise ImproperlyConfigured(f"SUPPORT_EMAIL must be an email address, not {SUPPORT_EMAIL!r}")
+DEFAULT_FROM_EMAIL = f"Loophole support <{SUPPORT_EMAIL}>"
+SERVER_EMAIL = SUPPORT_EMAIL
+
+INSTALLED_APPS = [
+    "loophole",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_celery_beat",
+    "tickets",
+    "assistant",
+    "channels_io",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "loophole.urls"
+WSGI_APPLICATION = "loophole.wsgi.application"
+ASGI_APPLICATION = "loophole.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "loophole.context_processors.support",
+            ],
+        },
+    },
+]
+
+# Database: DATABASE_URL (postgres:// through psycopg 3, or sqlite:////absolute/path).
+try:
+    DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+except (environ.ImproperlyConfigured, KeyError, ValueError) as exc:
+    raise ImproperlyConfigured(f"DATABASE_URL is not a database URL Django knows: {exc}") from exc
+_db = DATABASES["default"]
+if _db["ENGINE"] not in {"django.db.backends.postgresql", "django.db.backends.sqlite3"}:
+    raise ImproperlyConfigured("DATABASE_URL must be postgres://… or sqlite:////absolute/path.sqlite3")
+if _db["ENGINE"] == "django.db.backends.postgresql":
+    # Under an ASGI server every request runs in a fresh thread: a pool keeps connections warm.
+    _db.setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": 20, "timeout": 10}
+    _db["CONN_MAX_AGE"] = 0
+else:
+    _db.setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "loophole.User"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG
+
+# Email: EMAIL_URL (smtp://user:pass@host:port, smtp+tls://…); console when unset.
+try:
+    vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+except (KeyError, ValueError) as exc:
+    raise ImproperlyConfigured(f"EMAIL_URL is not an email URL (smtp://… or smtp+tls://…): {exc}") from exc
+EMAIL_TIMEOUT = 20
+
+# Redis: Celery broker and cache. Unset: tasks run eagerly in-process, cache in memory.
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL and urlsplit(REDIS_URL).scheme not in {"redis", "rediss"}:
+    raise ImproperlyConfigured(f"REDIS_URL must be redis://… or rediss://…, not {REDIS_URL!r}")
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_EAGER_PROPAGATES = False
+CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task leaves the message for another
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_timeout": 5, "socket_connect_timeout": 5}
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+DJANGO_CELERY_BEAT_TZ_AWARE = True
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
+
+# OpenAI-compatible model backend; unset: the built-in local assistant.
+OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
+OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="") or None
+OPENAI_MODEL = env.str("OPENAI_MODEL", default="gpt-4o-mini")
+
+# Twilio SMS and voice; unset: webhooks answer 503 and SMS go through SMS_BACKEND.
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_PHONE_NUMBER = env.str("TWILIO_PHONE_NUMBER", default="")
+TWILIO_CONFIGURED = bool(TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN and TWILIO_PHONE_NUMBER)
+_SMS_BACKENDS = {
+    "twilio": "channels_io.sms.backends.TwilioBackend",
+    "console": "channels_io.sms.backends.ConsoleBackend",
+    "locmem": "channels_io.sms.backends.LocmemBackend",
+    "file": "channels_io.sms.backends.FileBackend",
+}
+_sms_backend = env.str("SMS_BACKEND", default="twilio" if TWILIO_CONFIGURED else "console")
+if _sms_backend not in _SMS_BACKENDS and "." not in _sms_backend:
+    raise ImproperlyConfigured(
+        f"SMS_BACKEND must be one of {', '.join(_SMS_BACKENDS)} or a dotted path, not {_sms_backend!r}"
+    )
+SMS_BACKEND = _SMS_BACKENDS.get(_sms_backend, _sms_backend)
+SMS_FILE_PATH = env.str("SMS_FILE_PATH", default=str(BASE_DIR / "sms-messages"))
+
+# Product rules.
+TICKET_RETENTION_DAYS = 30
+PURGE_BATCH_SIZE = 1000
+
+if not DEBUG:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = _public.scheme == "https"
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _public.scheme == "https"
+    SECURE_HSTS_SECONDS = 31536000 if _public.scheme == "https" else 0
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+    SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": "INFO"},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

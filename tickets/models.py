@@ -1,0 +1,217 @@
+"""Tickets, the conversations they come from, and the status lifecycle.
+
+`Ticket.move_to` is the only code that assigns `status`; services.change_status calls it.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from tickets.reference import PATTERN as REFERENCE_PATTERN
+
+
+class InvalidTransition(Exception):
+    """A status change the lifecycle does not allow (or a resolve without the action taken)."""
+
+
+class Status(models.TextChoices):
+    SUBMITTED = "submitted", "Submitted"
+    IN_PROGRESS = "in_progress", "In Progress"
+    WAITING_ON_CUSTOMER = "waiting_on_customer", "Waiting on Customer"
+    RESOLVED = "resolved", "Resolved"
+
+
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.SUBMITTED: frozenset({Status.IN_PROGRESS, Status.WAITING_ON_CUSTOMER, Status.RESOLVED}),
+    Status.IN_PROGRESS: frozenset({Status.WAITING_ON_CUSTOMER, Status.RESOLVED}),
+    Status.WAITING_ON_CUSTOMER: frozenset({Status.IN_PROGRESS, Status.RESOLVED}),
+    Status.RESOLVED: frozenset({Status.IN_PROGRESS}),  # reopening stops the retention clock
+}
+
+
+class ConversationState(models.TextChoices):
+    ASSISTANT = "assistant", "With the assistant"
+    TICKET_OFFERED = "ticket_offered", "Ticket offered"
+    HANDED_OFF = "handed_off", "Handed off to staff"
+    CLOSED = "closed", "Closed"
+
+
+class Author(models.TextChoices):
+    CUSTOMER = "customer", "Customer"
+    ASSISTANT = "assistant", "Assistant"
+    STAFF = "staff", "Staff"
+    SYSTEM = "system", "System"
+
+
+class Conversation(models.Model):
+    """One thread with a customer on one channel (a chat, an SMS exchange, a call, an email thread).
+
+    `channel` is a slug of channels_io's registry. `customer` is empty for a sender not tied to an
+    account; `sender` keeps their address or number.
+    """
+
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="conversations"
+    )
+    channel = models.CharField(max_length=32)
+    sender = models.CharField(max_length=254, blank=True)
+    thread = models.CharField(max_length=255, blank=True)
+    state = models.CharField(max_length=16, choices=ConversationState.choices, default=ConversationState.ASSISTANT)
+    offer = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_message_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["customer", "-last_message_at"], name="conv_customer_recent"),
+            models.Index(fields=["channel", "sender", "-last_message_at"], name="conv_channel_sender"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(state__in=ConversationState.values), name="conv_state_valid"),
+            models.CheckConstraint(condition=~Q(channel=""), name="conv_channel_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} conversation {self.pk}"
+
+
+class Message(models.Model):
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    author = models.CharField(max_length=16, choices=Author.choices)
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    text = models.TextField()
+    channel = models.CharField(max_length=32)
+    # The channel's own id (Twilio MessageSid, email Message-ID): a redelivery is stored once.
+    external_id = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    # Customer messages: when the assistant (or the hand-off) dealt with it. Outbound: when delivered.
+    handled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["conversation", "id"], name="msg_conversation_order")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "external_id"], condition=~Q(external_id=""), name="msg_external_id_once"
+            ),
+            models.CheckConstraint(condition=Q(author__in=Author.values), name="msg_author_valid"),
+            models.CheckConstraint(condition=~Q(text=""), name="msg_text_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.author} message {self.pk}"
+
+
+class Ticket(models.Model):
+    reference = models.CharField(max_length=12, unique=True, editable=False)
+    title = models.CharField(max_length=80)
+    description = models.TextField()
+    summary = models.TextField(blank=True)
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.SUBMITTED)
+    customer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tickets")
+    conversation = models.OneToOneField(Conversation, on_delete=models.CASCADE, related_name="ticket")
+    channel = models.CharField(max_length=32)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_tickets",
+        limit_choices_to={"is_staff": True},
+    )
+    action_taken = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_activity_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["-last_activity_at", "-id"], name="ticket_activity"),
+            models.Index(fields=["status", "-last_activity_at", "-id"], name="ticket_status_activity"),
+            models.Index(fields=["assignee", "-last_activity_at", "-id"], name="ticket_assignee_activity"),
+            models.Index(fields=["customer", "-created_at"], name="ticket_customer_recent"),
+            # The purge scans only resolved tickets by age.
+            models.Index(fields=["resolved_at"], condition=Q(status="resolved"), name="ticket_purge"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=Status.values), name="ticket_status_valid"),
+            models.CheckConstraint(
+                condition=Q(status=Status.RESOLVED, resolved_at__isnull=False) & ~Q(action_taken="")
+                | (~Q(status=Status.RESOLVED) & Q(resolved_at__isnull=True)),
+                name="ticket_resolved_has_time_and_action",
+            ),
+            models.CheckConstraint(condition=Q(reference__regex=REFERENCE_PATTERN), name="ticket_reference_format"),
+            models.CheckConstraint(condition=~Q(title="") & ~Q(description=""), name="ticket_title_description"),
+            models.CheckConstraint(condition=Q(last_activity_at__gte=F("created_at")), name="ticket_activity_order"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference}: {self.title}"
+
+    def can_move_to(self, new: Status) -> bool:
+        return new in TRANSITIONS[Status(self.status)]
+
+    def move_to(self, new: Status, *, action_taken: str = "") -> None:
+        """Apply one transition in memory; the caller saves. Raises InvalidTransition."""
+        new = Status(new)
+        old = Status(self.status)
+        if new not in TRANSITIONS[old]:
+            raise InvalidTransition(f"{old.label} -> {new.label} is not allowed")
+        if new == Status.RESOLVED and not (action_taken or "").strip():
+            raise InvalidTransition("Resolving a ticket needs the action taken")
+        self.status = new
+        if action_taken.strip():
+            self.action_taken = action_taken.strip()
+        self.resolved_at = timezone.now() if new == Status.RESOLVED else None
+
+
+class EventKind(models.TextChoices):
+    CREATED = "created", "Created"
+    STATUS = "status", "Status changed"
+    ASSIGNED = "assigned", "Assigned"
+    STAFF_REPLY = "staff_reply", "Staff replied"
+    CUSTOMER_REPLY = "customer_reply", "Customer replied"
+
+
+class CustomerEmail(models.TextChoices):
+    CREATED = "created", "Ticket created"
+    RESOLVED = "resolved", "Ticket resolved"
+    WAITING = "waiting", "We need your reply"
+
+
+class TicketEvent(models.Model):
+    """One line of a ticket's history: who did what, when, from which status to which.
+
+    Events that notify the customer by email carry `emailed_at` once the email is sent.
+    """
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=16, choices=EventKind.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    old_status = models.CharField(max_length=24, choices=Status.choices, blank=True)
+    new_status = models.CharField(max_length=24, choices=Status.choices, blank=True)
+    detail = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    # The customer email this event sends (created, resolved, waiting), and when it was sent.
+    email = models.CharField(max_length=16, choices=CustomerEmail.choices, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["ticket", "id"], name="event_ticket_order"),
+            models.Index(
+                fields=["created_at"], condition=~Q(email="") & Q(emailed_at__isnull=True), name="event_email_pending"
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=EventKind.values), name="event_kind_valid"),
+            models.CheckConstraint(condition=Q(email__in=[*CustomerEmail.values, ""]), name="event_email_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on ticket {self.ticket_id}"

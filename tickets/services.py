@@ -1,0 +1,273 @@
+"""Every write on tickets and conversations that has side effects.
+
+Each service validates, writes in one transaction, records a TicketEvent, and queues what must
+happen next (emails, delivery of staff replies) with enqueue_on_commit.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from loophole.celery import enqueue_on_commit
+from tickets import signals, tasks
+from tickets.models import (
+    Author,
+    Conversation,
+    ConversationState,
+    CustomerEmail,
+    EventKind,
+    InvalidTransition,
+    Message,
+    Status,
+    Ticket,
+    TicketEvent,
+)
+from tickets.reference import new_reference
+
+logger = logging.getLogger(__name__)
+
+TITLE_MAX = 80
+MESSAGE_MAX = 4000
+
+
+class TicketError(Exception):
+    """A ticket cannot be written as asked (the message says why)."""
+
+
+class TicketAlreadyExists(TicketError):
+    pass
+
+
+def _notify_changed(ticket: Ticket) -> None:
+    transaction.on_commit(
+        partial(signals.ticket_changed.send, sender=Ticket, ticket_id=ticket.pk, conversation_id=ticket.conversation_id)
+    )
+
+
+def _event(ticket: Ticket, kind: EventKind, actor: AbstractBaseUser | None, **fields: str) -> TicketEvent:
+    event = TicketEvent.objects.create(ticket=ticket, kind=kind, actor=actor, **fields)
+    if event.email:
+        enqueue_on_commit(tasks.send_customer_email, event.pk)
+    return event
+
+
+def _check_text(name: str, value: str, *, limit: int | None = None, single_line: bool = False) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise TicketError(f"The {name} is empty")
+    if limit is not None and len(value) > limit:
+        raise TicketError(f"The {name} is {len(value)} characters; at most {limit} are allowed")
+    if single_line and ("\n" in value or "\r" in value):
+        raise TicketError(f"The {name} must be a single line")
+    return value
+
+
+@transaction.atomic
+def create_ticket(conversation_id: int, *, title: str, description: str, summary: str = "") -> Ticket:
+    """Create the ticket of a conversation and hand the conversation off. Raises TicketError.
+
+    Called by the assistant's confirm gate inside its own transaction; one ticket per conversation
+    (TicketAlreadyExists otherwise). Queues the "created" email.
+    """
+    title = _check_text("title", title, limit=TITLE_MAX, single_line=True)
+    description = _check_text("description", description)
+    conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+    if conversation.customer_id is None:
+        raise TicketError("A ticket needs a customer account")
+    if Ticket.objects.filter(conversation=conversation).exists():
+        raise TicketAlreadyExists(f"Conversation {conversation_id} already has a ticket")
+    now = timezone.now()
+    for _attempt in range(5):
+        try:
+            with transaction.atomic():
+                ticket = Ticket.objects.create(
+                    reference=new_reference(),
+                    title=title,
+                    description=description,
+                    summary=(summary or "").strip(),
+                    customer_id=conversation.customer_id,
+                    conversation=conversation,
+                    channel=conversation.channel,
+                    created_at=now,
+                    last_activity_at=now,
+                )
+            break
+        except IntegrityError:
+            if not Ticket.objects.filter(conversation=conversation).exists():
+                continue  # a reference collision (about 1 in 10^12): draw again
+            raise TicketAlreadyExists(f"Conversation {conversation_id} already has a ticket") from None
+    else:
+        raise TicketError("Could not draw a free ticket reference")
+    conversation.state = ConversationState.HANDED_OFF
+    conversation.offer = None
+    conversation.save(update_fields=["state", "offer"])
+    _event(ticket, EventKind.CREATED, None, new_status=Status.SUBMITTED, email=CustomerEmail.CREATED)
+    _notify_changed(ticket)
+    logger.info("ticket %s created from conversation %s", ticket.pk, conversation_id)
+    return ticket
+
+
+def _move(
+    ticket: Ticket, new: Status, actor: AbstractBaseUser | None, *, action_taken: str = "", detail: str = ""
+) -> None:
+    old = ticket.status
+    ticket.move_to(new, action_taken=action_taken)
+    ticket.last_activity_at = timezone.now()
+    ticket.save(update_fields=["status", "action_taken", "resolved_at", "last_activity_at", "updated_at"])
+    email = {Status.RESOLVED: CustomerEmail.RESOLVED, Status.WAITING_ON_CUSTOMER: CustomerEmail.WAITING}.get(new, "")
+    _event(ticket, EventKind.STATUS, actor, old_status=old, new_status=new, email=email, detail=detail)
+    _notify_changed(ticket)
+    logger.info("ticket %s moved %s -> %s", ticket.pk, old, new)
+
+
+@transaction.atomic
+def change_status(ticket_id: int, new: Status, *, actor: AbstractBaseUser | None, action_taken: str = "") -> Ticket:
+    """Move a ticket to `new`, log it, and queue the customer email it calls for.
+
+    Raises InvalidTransition for a move the lifecycle does not allow, Ticket.DoesNotExist if gone.
+    """
+    ticket = Ticket.objects.select_for_update().get(pk=ticket_id)
+    if Status(new) == ticket.status:
+        raise InvalidTransition(f"The ticket is already {Status(new).label}")
+    _move(ticket, Status(new), actor, action_taken=action_taken)
+    return ticket
+
+
+@transaction.atomic
+def assign(ticket_id: int, *, staff: AbstractBaseUser | None, actor: AbstractBaseUser) -> Ticket:
+    """Assign a ticket (None unassigns). Picking up a Submitted ticket moves it to In Progress."""
+    if staff is not None and not staff.is_staff:
+        raise TicketError("Tickets can only be assigned to staff")
+    ticket = Ticket.objects.select_for_update().get(pk=ticket_id)
+    if ticket.assignee_id == (staff.pk if staff else None):
+        return ticket
+    ticket.assignee = staff
+    ticket.save(update_fields=["assignee", "updated_at"])
+    _event(ticket, EventKind.ASSIGNED, actor, detail=f"assigned to {staff.get_username()}" if staff else "unassigned")
+    if staff is not None and ticket.status == Status.SUBMITTED:
+        _move(ticket, Status.IN_PROGRESS, actor, detail="picked up")
+    _notify_changed(ticket)
+    return ticket
+
+
+@transaction.atomic
+def add_staff_reply(ticket_id: int, *, staff: AbstractBaseUser, text: str) -> Message:
+    """Store a staff reply in the ticket's conversation and send it on the ticket's channel.
+
+    A reply to a Submitted ticket moves it to In Progress. Delivery leaves after commit.
+    """
+    text = _check_text("reply", text, limit=MESSAGE_MAX)
+    ticket = Ticket.objects.select_for_update().select_related("conversation").get(pk=ticket_id)
+    now = timezone.now()
+    message = Message.objects.create(
+        conversation=ticket.conversation,
+        author=Author.STAFF,
+        staff=staff,
+        text=text,
+        channel=ticket.channel,
+        created_at=now,
+    )
+    Conversation.objects.filter(pk=ticket.conversation_id).update(last_message_at=now)
+    _event(ticket, EventKind.STAFF_REPLY, staff)
+    if ticket.status == Status.SUBMITTED:
+        _move(ticket, Status.IN_PROGRESS, staff, detail="replied")
+    else:
+        Ticket.objects.filter(pk=ticket.pk).update(last_activity_at=now)
+        _notify_changed(ticket)
+    transaction.on_commit(partial(signals.staff_replied.send, sender=Message, message_id=message.pk))
+    return message
+
+
+@transaction.atomic
+def store_customer_message(
+    conversation_id: int, text: str, *, external_id: str = "", handled: bool = False
+) -> tuple[Message, bool]:
+    """Store a customer's message once (by the channel's external id); returns (message, created).
+
+    On a conversation with a ticket it counts as activity, and a reply while Waiting on Customer
+    moves the ticket back to In Progress.
+    """
+    text = _check_text("message", text, limit=MESSAGE_MAX)
+    conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+    if external_id:
+        existing = Message.objects.filter(channel=conversation.channel, external_id=external_id).first()
+        if existing is not None:
+            return existing, False
+    now = timezone.now()
+    message = Message.objects.create(
+        conversation=conversation,
+        author=Author.CUSTOMER,
+        text=text,
+        channel=conversation.channel,
+        external_id=external_id,
+        created_at=now,
+        handled_at=now if handled else None,
+    )
+    conversation.last_message_at = now
+    conversation.save(update_fields=["last_message_at"])
+    ticket = Ticket.objects.select_for_update().filter(conversation=conversation).first()
+    if ticket is not None:
+        _event(ticket, EventKind.CUSTOMER_REPLY, conversation.customer)
+        if ticket.status == Status.WAITING_ON_CUSTOMER:
+            _move(ticket, Status.IN_PROGRESS, conversation.customer, detail="customer replied")
+        else:
+            Ticket.objects.filter(pk=ticket.pk).update(last_activity_at=now)
+            _notify_changed(ticket)
+    return message, True
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    tickets: int
+    conversations: int
+    messages: int
+    events: int
+
+
+def purge_cutoff(now: datetime | None = None) -> datetime:
+    return (now or timezone.now()) - timedelta(days=settings.TICKET_RETENTION_DAYS)
+
+
+def purge_closed_tickets(
+    *, now: datetime | None = None, dry_run: bool = False, batch_size: int | None = None
+) -> PurgeResult:
+    """Delete tickets resolved at least 30 days ago, with their conversation, messages and events.
+
+    Works in batches, each in its own transaction with the tickets locked (a ticket being reopened
+    meanwhile is skipped, and one reopened before its batch no longer matches). Idempotent.
+    """
+    cutoff = purge_cutoff(now)
+    due = Ticket.objects.filter(status=Status.RESOLVED, resolved_at__lte=cutoff)
+    if dry_run:
+        conversation_ids = due.values("conversation_id")
+        return PurgeResult(
+            tickets=due.count(),
+            conversations=due.count(),
+            messages=Message.objects.filter(conversation_id__in=conversation_ids).count(),
+            events=TicketEvent.objects.filter(ticket__in=due.values("pk")).count(),
+        )
+    batch_size = batch_size or settings.PURGE_BATCH_SIZE
+    totals = {"tickets": 0, "conversations": 0, "messages": 0, "events": 0}
+    while True:
+        with transaction.atomic():
+            # No ORDER BY: the partial index on resolved_at serves the filter; ordering by id would
+            # walk every open ticket on each batch.
+            conversation_ids = list(
+                due.select_for_update(skip_locked=True).values_list("conversation_id", flat=True)[:batch_size]
+            )
+            if not conversation_ids:
+                break
+            _total, per_model = Conversation.objects.filter(pk__in=conversation_ids).delete()
+        totals["tickets"] += per_model.get(Ticket._meta.label, 0)
+        totals["conversations"] += per_model.get(Conversation._meta.label, 0)
+        totals["messages"] += per_model.get(Message._meta.label, 0)
+        totals["events"] += per_model.get(TicketEvent._meta.label, 0)
+    result = PurgeResult(**totals)
+    logger.info("purged %s tickets, %s messages, %s events", result.tickets, result.messages, result.events)
+    return result

@@ -1,0 +1,12 @@
+"""Signals that let the layers above react to ticket work without tickets importing them.
+
+Each is sent after the transaction commits; receivers only enqueue work (never block on I/O).
+
+- `staff_replied(message_id)`: a staff reply was stored; deliver it on the ticket's channel.
+- `ticket_changed(ticket_id, conversation_id)`: status, assignee or messages of a ticket changed.
+"""
+
+from django.dispatch import Signal
+
+staff_replied = Signal()
+ticket_changed = Signal()
