@@ -5,6 +5,7 @@ SMS, and the built-in local assistant. PRODUCT.md lists the names; a bad value f
 with ImproperlyConfigured naming it.
 """
 
+import warnings
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -95,11 +96,13 @@ TEMPLATES = [
 
 # Database: DATABASE_URL (postgres:// through psycopg 3, or sqlite:////absolute/path).
 try:
-    DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
-except (environ.ImproperlyConfigured, KeyError, ValueError) as exc:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # django-environ warns on an unknown scheme; we refuse it below
+        DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+except (ImproperlyConfigured, KeyError, ValueError) as exc:
     raise ImproperlyConfigured(f"DATABASE_URL is not a database URL Django knows: {exc}") from exc
 _db = DATABASES["default"]
-if _db["ENGINE"] not in {"django.db.backends.postgresql", "django.db.backends.sqlite3"}:
+if _db.get("ENGINE") not in {"django.db.backends.postgresql", "django.db.backends.sqlite3"}:
     raise ImproperlyConfigured("DATABASE_URL must be postgres://… or sqlite:////absolute/path.sqlite3")
 if _db["ENGINE"] == "django.db.backends.postgresql":
     # Under an ASGI server every request runs in a fresh thread: a pool keeps connections warm.
@@ -141,7 +144,7 @@ WHITENOISE_USE_FINDERS = DEBUG
 # Email: EMAIL_URL (smtp://user:pass@host:port, smtp+tls://…); console when unset.
 try:
     vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
-except (KeyError, ValueError) as exc:
+except (KeyError, ValueError, ImproperlyConfigured) as exc:
     raise ImproperlyConfigured(f"EMAIL_URL is not an email URL (smtp://… or smtp+tls://…): {exc}") from exc
 EMAIL_TIMEOUT = 20
 

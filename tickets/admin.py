@@ -180,7 +180,11 @@ class TicketAdmin(admin.ModelAdmin):
     @admin.action(description="Mark in progress", permissions=["change"])
     def mark_in_progress(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
         moved, refused = 0, []
-        for ticket_id, reference in queryset.values_list("pk", "reference")[:500]:
+        for ticket_id, reference, status in queryset.values_list("pk", "reference", "status")[:500]:
+            if status == Status.RESOLVED:
+                # Reopening is deliberate: done from the ticket's own page, never in bulk.
+                refused.append(f"{reference} (resolved: reopen it from its page)")
+                continue
             try:
                 services.change_status(ticket_id, Status.IN_PROGRESS, actor=request.user)
                 moved += 1
