@@ -26,10 +26,7 @@ def test_healthz_refuses_writes(client):
 
 
 def test_healthz_is_503_when_the_database_does_not_answer(tmp_path):
-    probe = (
-        "import django; django.setup(); from django.test import Client; "
-        "print(Client().get('/healthz').status_code)"
-    )
+    probe = "import django; django.setup(); from django.test import Client; print(Client().get('/healthz').status_code)"
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     env["DATABASE_URL"] = f"sqlite:///{tmp_path}/missing/dir/db.sqlite3"
     env["DJANGO_SETTINGS_MODULE"] = "loophole.settings"

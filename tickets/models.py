@@ -89,6 +89,10 @@ class Message(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     # Customer messages: when the assistant (or the hand-off) dealt with it. Outbound: when delivered.
     handled_at = models.DateTimeField(null=True, blank=True)
+    # Assistant messages: what the reply was (answer, clarify, offer, status, …), for the next turn.
+    kind = models.CharField(max_length=16, blank=True)
+    # Assistant messages: the customer message this replies to (a retried reply is stored once).
+    reply_to = models.OneToOneField("self", null=True, blank=True, on_delete=models.CASCADE, related_name="reply")
 
     class Meta:
         ordering = ["created_at", "id"]

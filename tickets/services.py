@@ -50,6 +50,17 @@ def _notify_changed(ticket: Ticket) -> None:
     )
 
 
+def _notify_message(message: Message) -> None:
+    transaction.on_commit(
+        partial(
+            signals.message_stored.send,
+            sender=Message,
+            conversation_id=message.conversation_id,
+            message_id=message.pk,
+        )
+    )
+
+
 def _event(ticket: Ticket, kind: EventKind, actor: AbstractBaseUser | None, **fields: str) -> TicketEvent:
     event = TicketEvent.objects.create(ticket=ticket, kind=kind, actor=actor, **fields)
     if event.email:
@@ -69,11 +80,14 @@ def _check_text(name: str, value: str, *, limit: int | None = None, single_line:
 
 
 @transaction.atomic
-def create_ticket(conversation_id: int, *, title: str, description: str, summary: str = "") -> Ticket:
-    """Create the ticket of a conversation and hand the conversation off. Raises TicketError.
+def create_ticket(
+    conversation_id: int, *, title: str, description: str, summary: str = "", hand_off: bool = True
+) -> Ticket:
+    """Create the ticket of a conversation. Raises TicketError.
 
     Called by the assistant's confirm gate inside its own transaction; one ticket per conversation
-    (TicketAlreadyExists otherwise). Queues the "created" email.
+    (TicketAlreadyExists otherwise). With `hand_off` (live chat) the conversation's later messages go
+    to staff. Queues the "created" email.
     """
     title = _check_text("title", title, limit=TITLE_MAX, single_line=True)
     description = _check_text("description", description)
@@ -104,7 +118,7 @@ def create_ticket(conversation_id: int, *, title: str, description: str, summary
             raise TicketAlreadyExists(f"Conversation {conversation_id} already has a ticket") from None
     else:
         raise TicketError("Could not draw a free ticket reference")
-    conversation.state = ConversationState.HANDED_OFF
+    conversation.state = ConversationState.HANDED_OFF if hand_off else ConversationState.ASSISTANT
     conversation.offer = None
     conversation.save(update_fields=["state", "offer"])
     _event(ticket, EventKind.CREATED, None, new_status=Status.SUBMITTED, email=CustomerEmail.CREATED)
@@ -180,6 +194,7 @@ def add_staff_reply(ticket_id: int, *, staff: AbstractBaseUser, text: str) -> Me
     else:
         Ticket.objects.filter(pk=ticket.pk).update(last_activity_at=now)
         _notify_changed(ticket)
+    _notify_message(message)
     transaction.on_commit(partial(signals.staff_replied.send, sender=Message, message_id=message.pk))
     return message
 
@@ -211,6 +226,7 @@ def store_customer_message(
     )
     conversation.last_message_at = now
     conversation.save(update_fields=["last_message_at"])
+    _notify_message(message)
     ticket = Ticket.objects.select_for_update().filter(conversation=conversation).first()
     if ticket is not None:
         _event(ticket, EventKind.CUSTOMER_REPLY, conversation.customer)
@@ -220,6 +236,39 @@ def store_customer_message(
             Ticket.objects.filter(pk=ticket.pk).update(last_activity_at=now)
             _notify_changed(ticket)
     return message, True
+
+
+def open_conversation(
+    *, channel: str, customer: AbstractBaseUser | None, sender: str = "", thread: str = ""
+) -> Conversation:
+    """A new conversation with a customer (or an unknown sender) on a channel."""
+    return Conversation.objects.create(customer=customer, channel=channel, sender=sender, thread=thread)
+
+
+def store_reply(
+    conversation: Conversation,
+    text: str,
+    *,
+    author: Author = Author.ASSISTANT,
+    kind: str = "",
+    reply_to: Message | None = None,
+) -> Message:
+    """Store the assistant's (or the system's) reply; the caller holds the conversation's lock."""
+    now = timezone.now()
+    message = Message.objects.create(
+        conversation=conversation,
+        author=author,
+        text=text[: MESSAGE_MAX * 2],
+        channel=conversation.channel,
+        kind=kind,
+        reply_to=reply_to,
+        created_at=now,
+    )
+    Conversation.objects.filter(pk=conversation.pk).update(last_message_at=now)
+    if reply_to is not None:
+        Message.objects.filter(pk=reply_to.pk).update(handled_at=now)
+    _notify_message(message)
+    return message
 
 
 @dataclass(frozen=True)

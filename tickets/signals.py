@@ -4,9 +4,11 @@ Each is sent after the transaction commits; receivers only enqueue work (never b
 
 - `staff_replied(message_id)`: a staff reply was stored; deliver it on the ticket's channel.
 - `ticket_changed(ticket_id, conversation_id)`: status, assignee or messages of a ticket changed.
+- `message_stored(conversation_id, message_id)`: any message was stored in a conversation.
 """
 
 from django.dispatch import Signal
 
 staff_replied = Signal()
 ticket_changed = Signal()
+message_stored = Signal()

@@ -6,6 +6,7 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from assistant.help import import_articles
 from loophole.models import PhoneNumber
 
 CUSTOMER_EMAIL = "demo@loophole.localhost"
@@ -36,6 +37,19 @@ class Command(BaseCommand):
                 staff.groups.add(Group.objects.get(name=STAFF_GROUP))
             except Group.DoesNotExist as exc:
                 raise CommandError(f"The {STAFF_GROUP!r} group is missing: run `manage.py migrate` first.") from exc
+        articles_dir = settings.BASE_DIR / "help_articles"
+        try:
+            result = import_articles(articles_dir)
+        except NotADirectoryError as exc:
+            raise CommandError(f"The help articles directory {articles_dir} is missing.") from exc
+        if result.errors:
+            raise CommandError(
+                f"Some help articles in {articles_dir} could not be imported:\n" + "\n".join(result.errors)
+            )
+        self.stdout.write(
+            f"Help articles: {result.created} new, {result.updated} updated, {result.unchanged} unchanged "
+            f"(from {articles_dir})\n"
+        )
         self.stdout.write(
             "Demo ready on http://127.0.0.1:8000\n"
             f"  customer: {CUSTOMER_EMAIL} / {CUSTOMER_PASSWORD} (phone {CUSTOMER_PHONE}) at /accounts/login/\n"

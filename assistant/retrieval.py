@@ -1,0 +1,287 @@
+"""Help-centre retrieval for the local assistant and the /help/ search: BM25 with typo and synonym care.
+
+Works on whatever articles a company imports: nothing here knows our own articles. Queries are
+stemmed, misspelt words are mapped to the closest word the help centre uses, and a small table of
+everyday support synonyms bridges casual wording ("money back" -> refund).
+"""
+
+import math
+import re
+import threading
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import snowballstemmer
+from rapidfuzz import fuzz, process
+
+_STEMMER = snowballstemmer.stemmer("english")
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are aren't as at be because been before being below
+    between both but by can can't cannot could couldn't did didn't do does doesn't doing don't down during each few
+    for from further had hadn't has hasn't have haven't having he her here hers herself him himself his how i i'd
+    i'll i'm i've if in into is isn't it it's its itself let's me more most my myself no nor not of off on once only
+    or other ought our ours ourselves out over own same she should shouldn't so some such than that that's the their
+    theirs them themselves then there there's these they this those through to too under until up very was wasn't
+    we were weren't what what's when where which while who whom why with won't would wouldn't you your yours
+    yourself yourselves hi hello hey please thanks thank pls plz just really also get got want wanted need needs
+    like know tell help im ive dont cant wont doesnt didnt isnt whats hows way ok okay still thing things something
+    anyone someone guys will able use using used""".split()
+)
+
+# Everyday support wording: each group's words count as one another.
+SYNONYMS: tuple[tuple[str, ...], ...] = (
+    ("password", "passcode", "passphrase", "pwd", "credentials", "login", "signin", "logon"),
+    ("cancel", "cancellation", "unsubscribe", "terminate", "discontinue", "stop"),
+    ("refund", "reimburse", "reimbursement", "chargeback", "moneyback"),
+    ("charge", "charged", "bill", "billed", "billing", "payment", "debit", "debited", "fee"),
+    ("invoice", "receipt", "statement"),
+    ("delete", "remove", "erase", "wipe"),
+    ("email", "e-mail", "mail", "inbox"),
+    ("plan", "subscription", "tier", "package", "membership"),
+    ("upgrade", "downgrade", "switch", "change"),
+    ("member", "teammate", "colleague", "coworker", "seat", "user", "invite"),
+    ("export", "download", "backup"),
+    ("2fa", "mfa", "two-factor", "twofactor", "authenticator", "otp"),
+    ("phone", "mobile", "cell", "iphone", "android", "ios", "app"),
+    ("error", "bug", "broken", "crash", "crashes", "crashing", "glitch", "fail", "fails", "failing", "failed"),
+    ("outage", "down", "offline", "unavailable", "status"),
+    ("notification", "notifications", "alert", "alerts", "notify"),
+    ("integration", "integrate", "connect", "connected", "link", "sync"),
+    ("price", "pricing", "cost", "costs", "expensive", "cheaper"),
+    ("trial", "free"),
+    ("locked", "lockout", "locked-out", "blocked", "suspended", "disabled"),
+    ("ticket", "case", "request"),
+    ("text", "sms", "texting"),
+    ("call", "phone", "ring"),
+    ("project", "workspace"),
+    ("archive", "archived", "restore", "recover", "undelete"),
+    ("privacy", "gdpr", "personal"),
+    ("card", "creditcard", "visa", "mastercard"),
+)
+
+
+# Multi-word wording folded to one word before anything else, in articles and questions alike.
+PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), replacement)
+    for pattern, replacement in (
+        (r"\bmoney back\b", "refund"),
+        (r"\b(log|sign)(ged|ging)? ?(in|on)\b", "login"),
+        (r"\b(log|sign)(ged|ging)? ?out\b", "logout"),
+        (r"\btwo[- ]?(factor|step)( authentication| verification)?\b", "2fa"),
+        (r"\bmulti[- ]?factor( authentication)?\b", "2fa"),
+        (r"\bcredit card\b", "card"),
+        (r"\be[- ]mail\b", "email"),
+        (r"\bset ?up\b", "setup"),
+        (r"\bcharged (twice|two times|double)\b", "duplicate charge"),
+        (r"\bdouble[- ]charged?\b", "duplicate charge"),
+        (r"\blocked out\b", "lockout"),
+        (r"\bcan'?t (get|log) in(to)?\b", "lockout login"),
+        (r"\bpay ?wall\b", "plan"),
+    )
+)
+
+
+def _fold(text: str) -> str:
+    text = (text or "").lower().replace("\u2019", "'")
+    for pattern, replacement in PHRASES:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _stem(word: str) -> str:
+    return _STEMMER.stemWord(word.replace("'", ""))
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased words of `text` with stopwords removed (unstemmed)."""
+    return [w for w in _WORD.findall(_fold(text)) if w not in STOPWORDS and len(w) > 1]
+
+
+def terms(text: str) -> list[str]:
+    return [_stem(w) for w in words(text)]
+
+
+_SYNONYM_OF: dict[str, frozenset[str]] = {}
+for _group in SYNONYMS:
+    _stems = frozenset(_stem(w.replace("-", "")) for w in _group) | frozenset(_stem(w) for w in _group)
+    for _s in _stems:
+        _SYNONYM_OF[_s] = _SYNONYM_OF.get(_s, frozenset()) | _stems
+
+
+@dataclass(frozen=True)
+class Hit:
+    article_id: int
+    slug: str
+    title: str
+    score: float  # confidence 0..1: how much of the question the article covers, and how clearly it wins
+    passage: str  # the part of the article that answers best, plain text
+
+
+@dataclass
+class _Doc:
+    article_id: int
+    slug: str
+    title: str
+    passages: list[str]
+    passage_terms: list[Counter]
+    tf: Counter
+    length: int
+
+
+_MARKDOWN_NOISE = re.compile(r"(^#+\s*|\*\*|__|`|^\s*[-*+]\s+|^\s*\d+[.)]\s+|\[([^\]]*)\]\([^)]*\))", re.M)
+
+
+def plain_text(markdown: str) -> str:
+    return _MARKDOWN_NOISE.sub(lambda m: m.group(2) or "", markdown or "")
+
+
+def _passages(body: str) -> list[str]:
+    """Split an article into answerable passages: paragraphs, with a list kept with its lead-in."""
+    passages: list[str] = []
+    for block in (b for b in re.split(r"\n\s*\n", body or "") if b.strip()):
+        text = " ".join(line.strip() for line in plain_text(block).splitlines() if line.strip())
+        if not text:
+            continue
+        is_list = bool(re.match(r"^\s*([-*+]|\d+[.)])\s+", block))
+        if passages and (is_list or passages[-1].endswith(":")):
+            passages[-1] = f"{passages[-1]} {text}"
+        else:
+            passages.append(text)
+    return passages or [plain_text(body).strip()]
+
+
+@dataclass
+class Index:
+    """An in-memory BM25 index over published articles; build once, query from many threads."""
+
+    docs: list[_Doc] = field(default_factory=list)
+    postings: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    idf: dict[str, float] = field(default_factory=dict)
+    avg_length: float = 1.0
+    vocabulary_by_head: dict[str, list[str]] = field(default_factory=dict)
+
+    K1 = 1.2
+    B = 0.75
+    TITLE_WEIGHT = 3
+
+    @classmethod
+    def build(cls, articles: Iterable[tuple[int, str, str, str]]) -> "Index":
+        """Index (id, slug, title, markdown body) tuples."""
+        index = cls()
+        postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for article_id, slug, title, body in articles:
+            passages = _passages(body)
+            passage_terms = [Counter(terms(p)) for p in passages]
+            tf: Counter = Counter()
+            for _ in range(cls.TITLE_WEIGHT):
+                tf.update(terms(title))
+            for counter in passage_terms:
+                tf.update(counter)
+            doc_id = len(index.docs)
+            index.docs.append(_Doc(article_id, slug, title, passages, passage_terms, tf, sum(tf.values()) or 1))
+            for term, count in tf.items():
+                postings[term].append((doc_id, count))
+        index.postings = dict(postings)
+        n = len(index.docs) or 1
+        index.idf = {t: math.log(1 + (n - len(p) + 0.5) / (len(p) + 0.5)) for t, p in postings.items()}
+        index.avg_length = sum(d.length for d in index.docs) / n
+        heads: dict[str, list[str]] = defaultdict(list)
+        for term in index.postings:
+            heads[term[:1]].append(term)
+        index.vocabulary_by_head = dict(heads)
+        return index
+
+    def _correct(self, term: str) -> str | None:
+        """The help centre's closest word to a misspelt one, or None."""
+        if term in self.postings:
+            return term
+        if len(term) < 4 or term.isdigit():
+            return None
+        candidates = [t for t in self.vocabulary_by_head.get(term[:1], ()) if abs(len(t) - len(term)) <= 2]
+        match = process.extractOne(term, candidates, scorer=fuzz.ratio, score_cutoff=78)
+        return match[0] if match else None
+
+    def _expand(self, query: str) -> list[tuple[frozenset[str], float]]:
+        """Each query word as the set of index terms that count for it, with its weight."""
+        expanded: list[tuple[frozenset[str], float]] = []
+        seen: set[str] = set()
+        max_idf = max(self.idf.values(), default=1.0)
+        for raw in words(query):
+            term = _stem(raw)
+            if term in seen:
+                continue
+            seen.add(term)
+            corrected = self._correct(term)
+            group = {corrected} if corrected else set()
+            for synonym in _SYNONYM_OF.get(corrected or term, ()):
+                if synonym in self.postings:
+                    group.add(synonym)
+            weight = max((self.idf.get(t, 0.0) for t in group), default=max_idf) if group else max_idf
+            expanded.append((frozenset(group), weight))
+        return expanded
+
+    def search(self, query: str, limit: int = 5) -> list[Hit]:
+        expanded = self._expand(query)
+        if not expanded or not self.docs:
+            return []
+        total_weight = sum(w for _, w in expanded) or 1.0
+        scores: dict[int, float] = defaultdict(float)
+        covered: dict[int, float] = defaultdict(float)
+        for group, weight in expanded:
+            best_for_doc: dict[int, float] = {}
+            for term in group:
+                idf = self.idf[term]
+                for doc_id, tf in self.postings[term]:
+                    doc = self.docs[doc_id]
+                    norm = tf * (self.K1 + 1) / (tf + self.K1 * (1 - self.B + self.B * doc.length / self.avg_length))
+                    best_for_doc[doc_id] = max(best_for_doc.get(doc_id, 0.0), idf * norm)
+            for doc_id, score in best_for_doc.items():
+                scores[doc_id] += score
+                covered[doc_id] += weight
+        if not scores:
+            return []
+        ranked = sorted(scores, key=lambda d: (-scores[d], d))[:limit]
+        top, runner_up = scores[ranked[0]], scores[ranked[1]] if len(ranked) > 1 else 0.0
+        hits = []
+        for doc_id in ranked:
+            doc = self.docs[doc_id]
+            coverage = covered[doc_id] / total_weight
+            margin = 1.0 if doc_id != ranked[0] or top == 0 else min(1.0, 0.5 + (top - runner_up) / top)
+            confidence = coverage * (margin if doc_id == ranked[0] else scores[doc_id] / top)
+            hits.append(Hit(doc.article_id, doc.slug, doc.title, round(confidence, 4), self._passage(doc, expanded)))
+        return hits
+
+    def _passage(self, doc: _Doc, expanded: list[tuple[frozenset[str], float]]) -> str:
+        def passage_score(i: int) -> float:
+            counter = doc.passage_terms[i]
+            return sum(w for group, w in expanded if any(counter.get(t) for t in group)) - i * 0.01
+
+        best = max(range(len(doc.passages)), key=passage_score)
+        return doc.passages[best]
+
+
+_cache_lock = threading.Lock()
+_cache: dict[str, object] = {"key": None, "index": None}
+
+
+def current_index() -> Index:
+    """The index of the published articles, rebuilt when an article is added, edited or removed."""
+    from django.db.models import Count, Max
+
+    from assistant.models import HelpArticle
+
+    published = HelpArticle.objects.filter(is_published=True)
+    key = tuple(published.aggregate(n=Count("id"), latest=Max("updated_at"), ids=Max("id")).values())
+    with _cache_lock:
+        if _cache["key"] != key or _cache["index"] is None:
+            rows = published.order_by("id").values_list("id", "slug", "title", "body")
+            _cache["index"] = Index.build(rows.iterator())
+            _cache["key"] = key
+        return _cache["index"]  # type: ignore[return-value]
+
+
+def search_articles(query: str, limit: int = 10) -> list[Hit]:
+    """Published articles best matching `query`, best first."""
+    return current_index().search(query, limit=limit)

@@ -1,0 +1,212 @@
+"""receive() and respond(): the one entry point every channel talks to, and the ticket gate.
+
+The gate is code: a ticket is created only in respond(), only while the conversation is in
+`ticket_offered`, only for a customer message that came after the offer, and only when
+language.confirmation() reads that message as a plain yes. Engines can propose an offer; they can
+never create a ticket. The conversation row is locked while the gate runs, the customer message is
+marked handled in the same transaction, and the database allows one ticket per conversation.
+"""
+
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+
+from assistant import language, wording
+from assistant.engines.base import Decision, Engine, Kind, Link, Outcome, Request, TicketDraft, Turn
+from assistant.engines.local import LocalEngine
+from assistant.tools import CustomerTools
+from tickets import services as ticket_services
+from tickets.models import Author, Conversation, ConversationState, Message, Ticket
+
+logger = logging.getLogger(__name__)
+
+HISTORY = 20
+
+
+_OUTCOME_OF = {
+    Kind.ANSWER: Outcome.ANSWERED,
+    Kind.CLARIFY: Outcome.CLARIFIED,
+    Kind.OFFER: Outcome.OFFERED,
+    Kind.STATUS: Outcome.STATUS,
+    Kind.SMALLTALK: Outcome.SMALLTALK,
+    Kind.FALLBACK: Outcome.FALLBACK,
+}
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What to tell the customer (empty when handed off) and what happened."""
+
+    outcome: Outcome
+    text: str
+    links: tuple[Link, ...] = ()
+    message_id: int | None = None
+    ticket_reference: str = ""
+
+
+def get_engine() -> Engine:
+    if settings.OPENAI_API_KEY:
+        from assistant.engines.openai_backend import OpenAIEngine
+
+        return OpenAIEngine()
+    return LocalEngine()
+
+
+def receive(conversation: Conversation, text: str, *, external_id: str = "", hands_off: bool = False) -> Message:
+    """Store a customer's message first (once per external id); the caller then queues respond().
+
+    Raises tickets.services.TicketError for an empty or oversized message.
+    """
+    message, _created = ticket_services.store_customer_message(conversation.pk, text, external_id=external_id)
+    return message
+
+
+def _history(message: Message) -> tuple[Turn, ...]:
+    earlier = (
+        Message.objects.filter(conversation_id=message.conversation_id, id__lt=message.pk)
+        .order_by("-id")
+        .values_list("author", "text", "kind")[:HISTORY]
+    )
+    return tuple(Turn(author, text, kind) for author, text, kind in reversed(earlier))
+
+
+def _existing_reply(message: Message) -> Reply:
+    reply = Message.objects.filter(reply_to=message).first()
+    if reply is None:
+        return Reply(Outcome.HANDED_OFF, "")
+    outcome = Outcome(reply.kind) if reply.kind in set(Outcome) else Outcome.ANSWERED
+    return Reply(outcome, reply.text, message_id=reply.pk)
+
+
+def _with_links(text: str, links: tuple[Link, ...]) -> str:
+    if not links:
+        return text
+    return text + "\n\n" + "\n".join(f"Read more: {link.title} {link.url}" for link in links)
+
+
+def _store(conversation: Conversation, message: Message, outcome: Outcome, text: str, links=(), **extra) -> Reply:
+    stored = ticket_services.store_reply(conversation, _with_links(text, links), kind=outcome, reply_to=message)
+    return Reply(outcome, text, links=tuple(links), message_id=stored.pk, **extra)
+
+
+def _lock(message_id: int) -> tuple[Message, Conversation]:
+    message = Message.objects.get(pk=message_id)
+    conversation = Conversation.objects.select_for_update().get(pk=message.conversation_id)
+    message.refresh_from_db()
+    return message, conversation
+
+
+def respond(message_id: int, *, hands_off: bool = False) -> Reply:
+    """Answer one stored customer message, exactly once. Safe to call twice: the second call returns
+    the first reply. `hands_off` says whether this channel hands the chat to staff after a ticket.
+
+    The engine runs with no lock held; the decision is applied under the conversation's lock.
+    """
+    with transaction.atomic():
+        message, conversation = _lock(message_id)
+        if message.author != Author.CUSTOMER:
+            raise ValueError(f"message {message_id} is not a customer message")
+        if message.handled_at is not None:
+            return _existing_reply(message)
+        gated = _gate(message, conversation, hands_off=hands_off)
+        if gated is not None:
+            return gated
+        request = Request(
+            text=message.text,
+            history=_history(message),
+            channel=conversation.channel,
+            customer_known=conversation.customer_id is not None,
+        )
+        tools = CustomerTools(conversation.customer)
+
+    decision = _decide(request, tools)
+
+    with transaction.atomic():
+        message, conversation = _lock(message_id)
+        if message.handled_at is not None:
+            return _existing_reply(message)
+        if conversation.state != ConversationState.ASSISTANT or (
+            hands_off and Ticket.objects.filter(conversation=conversation).exists()
+        ):
+            # The conversation moved on while the engine worked (an offer, a ticket): gate again.
+            gated = _gate(message, conversation, hands_off=hands_off)
+            if gated is not None:
+                return gated
+        return _apply(decision, message, conversation)
+
+
+def _decide(request: Request, tools: CustomerTools) -> Decision:
+    try:
+        return get_engine().decide(request, tools)
+    except Exception:
+        # The engine's own fallbacks failed too: never lose the message, answer gracefully.
+        logger.exception("assistant engine failed")
+        return Decision(Kind.FALLBACK, wording.FALLBACK)
+
+
+def _gate(message: Message, conversation: Conversation, *, hands_off: bool) -> Reply | None:
+    """Replies decided by code alone: hand-off, and the answer to an offer. None: ask the engine."""
+    has_ticket = Ticket.objects.filter(conversation=conversation).exists()
+    if hands_off and has_ticket:
+        Message.objects.filter(pk=message.pk).update(handled_at=message.created_at)
+        return Reply(Outcome.HANDED_OFF, "")
+    if conversation.state != ConversationState.TICKET_OFFERED:
+        return None
+    offer = conversation.offer or {}
+    if message.pk <= offer.get("offer_message_id", 0):
+        return None  # written before the offer was made: it cannot answer it
+    answer = language.confirmation(message.text)
+    if answer == language.Answer.NO:
+        conversation.state, conversation.offer = ConversationState.ASSISTANT, None
+        conversation.save(update_fields=["state", "offer"])
+        logger.info("ticket offer declined in conversation %s", conversation.pk)
+        return _store(conversation, message, Outcome.DECLINED, wording.DECLINED)
+    if answer == language.Answer.UNCLEAR:
+        return _store(conversation, message, Outcome.ASKED_AGAIN, wording.ASK_AGAIN)
+    draft = TicketDraft(**offer["draft"])
+    ticket = ticket_services.create_ticket(
+        conversation.pk, title=draft.title, description=draft.description, summary=draft.summary, hand_off=hands_off
+    )
+    conversation.refresh_from_db()
+    text = wording.created_text(ticket.reference, ticket.title, ticket.summary, hands_off)
+    return _store(conversation, message, Outcome.CREATED, text, ticket_reference=ticket.reference)
+
+
+def _apply(decision: Decision, message: Message, conversation: Conversation) -> Reply:
+    outcome = _OUTCOME_OF[decision.kind]
+    if decision.kind != Kind.OFFER:
+        return _store(conversation, message, outcome, decision.text, decision.links)
+    if conversation.customer_id is None:
+        return _store(conversation, message, Outcome.ANSWERED, wording.NO_ACCOUNT_OFFER)
+    existing = Ticket.objects.filter(conversation=conversation).first()
+    if existing is not None:
+        text = (
+            f"Your ticket {existing.reference} from this conversation is already with the Loophole team, and "
+            "they can see this message. For a different topic, start a new conversation."
+        )
+        return _store(conversation, message, Outcome.ANSWERED, text)
+    draft = _valid_draft(decision.draft) or _valid_draft(_fallback_draft(message))
+    reply = _store(conversation, message, Outcome.OFFERED, decision.text)
+    conversation.state = ConversationState.TICKET_OFFERED
+    conversation.offer = {"offer_message_id": reply.message_id, "reason": decision.reason, "draft": draft.__dict__}
+    conversation.save(update_fields=["state", "offer"])
+    logger.info("ticket offered in conversation %s (%s)", conversation.pk, decision.engine)
+    return reply
+
+
+def _fallback_draft(message: Message) -> TicketDraft:
+    from assistant import drafting
+
+    return drafting.draft(_history(message), message.text, "unresolved", message.channel)
+
+
+def _valid_draft(draft: TicketDraft | None) -> TicketDraft | None:
+    """A draft that passes the ticket checks (title of 1-80 characters on one line, a description)."""
+    if draft is None:
+        return None
+    title = " ".join((draft.title or "").split())
+    if not title or len(title) > ticket_services.TITLE_MAX or not (draft.description or "").strip():
+        return None
+    return TicketDraft(title=title, description=draft.description.strip()[:8000], summary=(draft.summary or "")[:1000])

@@ -1,0 +1,89 @@
+"""What the assistant says, shared by both engines."""
+
+from assistant.engines.base import TicketView
+
+STATUS_MEANING = {
+    "Submitted": "it has been created and is waiting to be picked up",
+    "In Progress": "a team member is actively working on it",
+    "Waiting on Customer": "the team needs a response from you before continuing",
+    "Resolved": "it has been completed",
+}
+NOT_FOUND = "I can't find that ticket. Please check the ticket ID: it looks like LH-7K3M-QX9P."
+NO_ACCOUNT_TICKETS = (
+    "I can only look up tickets for a Loophole account, and I couldn't match this conversation to one. "
+    "Write from the email address or phone number on your account, or use the live chat after logging in."
+)
+NO_ACCOUNT_OFFER = (
+    "This needs a person from the Loophole team, but I can't open a ticket because I couldn't match this "
+    "conversation to a Loophole account. Write from the email address or phone number on your account, or use "
+    "the live chat after logging in, and I'll open one for you."
+)
+OFFER_REASONS = {
+    "refund": "Refunds are handled by a person from the Loophole team.",
+    "billing": "Billing problems like this are handled by a person from the Loophole team.",
+    "access": "To get you back into your account, someone from the Loophole team needs to verify it's you.",
+    "data_loss": "Lost data needs a person from the Loophole team to look into it.",
+    "privacy": "Privacy and legal requests are handled by a person from the Loophole team.",
+    "human": "I can hand this to a person from the Loophole team.",
+    "ticket_request": "I can hand this to a person from the Loophole team.",
+}
+OFFER_QUESTION = "Would you like me to open a support ticket? Please answer yes or no."
+ASK_AGAIN = "Sorry, I didn't catch that. Shall I open a support ticket for you? Please answer yes or no."
+DECLINED = "OK, I won't open a ticket. Is there anything else I can help you with?"
+CLARIFY = (
+    "I want to make sure I get this right. Could you tell me a bit more: what were you trying to do, and what "
+    "happened instead?"
+)
+FALLBACK = "Thanks, I've got your message. I'm having trouble answering right now; we'll reply shortly."
+SMALLTALK = {
+    "greeting": "Hi! I'm Loophole AI. What can I help you with?",
+    "thanks": "You're welcome! Is there anything else I can help with?",
+    "bye": "Thanks for contacting Loophole. Have a great day!",
+    "how_are_you": "I'm doing well, thanks for asking! What can I help you with today?",
+    "who": (
+        "I'm Loophole AI, the Loophole support assistant. I answer from our help centre, look up your tickets, "
+        "and hand anything I can't solve to a person from the Loophole team."
+    ),
+}
+
+
+def offer_text(reason: str) -> str:
+    lead = OFFER_REASONS.get(
+        reason, "I'm sorry, I couldn't solve this one myself. A person from the Loophole team can."
+    )
+    return f"{lead} {OFFER_QUESTION}"
+
+
+def describe_ticket(ticket: TicketView) -> str:
+    meaning = STATUS_MEANING.get(ticket.status, "")
+    text = f"Ticket {ticket.reference}, \u201c{ticket.title}\u201d, is {ticket.status}: {meaning}."
+    if ticket.resolved_at:
+        text += f" It was resolved on {ticket.resolved_at}. Action taken: {ticket.action_taken}"
+    return text
+
+
+def list_tickets(tickets: list[TicketView]) -> str:
+    if not tickets:
+        return "You don't have any support tickets."
+    lines = [f"- {t.reference}: {t.title} ({t.status})" for t in tickets[:5]]
+    more = f"\n…and {len(tickets) - 5} more." if len(tickets) > 5 else ""
+    resolved = [t for t in tickets[:5] if t.resolved_at]
+    details = "".join(
+        f"\n{t.reference} was resolved on {t.resolved_at}. Action taken: {t.action_taken}" for t in resolved
+    )
+    return "Your support tickets:\n" + "\n".join(lines) + more + details
+
+
+def created_text(reference: str, title: str, summary: str, hands_off: bool) -> str:
+    text = (
+        f"I've opened support ticket {reference}: \u201c{title}\u201d. {summary} "
+        "A confirmation email is on its way to the address on your account."
+    )
+    if hands_off:
+        text += (
+            " A person from the Loophole team will reply right here; anything else you send in this chat goes "
+            "straight to them. For help with something else, start a new conversation."
+        )
+    else:
+        text += " A person from the Loophole team will pick it up, and you can ask me for its status any time."
+    return text

@@ -1,0 +1,1 @@
+"""Fakes of network services we do not own, speaking their real protocols on loopback."""
