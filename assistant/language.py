@@ -23,13 +23,13 @@ def _norm(text: str) -> str:
 
 
 _YES_STRONG = re.compile(
-    r"^(y|yes|yeah|yea|ya|yep|yup|sure|ok|okay|k|please|absolutely|definitely|certainly|correct|right|alright|"
+    r"^(y|yes|yeah|yea|ya|yep|yup|sure|ok|okay|please|absolutely|definitely|certainly|correct|right|alright|"
     r"affirmative|go ahead|do it|do that|go for it|of course|open it|open one|open the ticket|open a ticket|"
     r"create it|create one|create the ticket|create a ticket|make it|sounds good|that would be great|"
     r"that'd be great|please do|yes please)$"
 )
 _YES_WORDS = frozenset(
-    "y yes yeah yea ya yep yup sure ok okay k please pls plz absolutely definitely certainly correct right alright "
+    "y yes yeah yea ya yep yup sure ok okay please pls plz absolutely definitely certainly correct right alright "
     "affirmative go ahead do it that of course open create make a the one ticket for me sounds good would be great "
     "that'd fine thanks thank you kindly i'd like to id i'm im happy with sir agree agreed perfect great".split()
 )
@@ -46,6 +46,8 @@ def confirmation(text: str) -> Answer:
     "yes please", "sure, go ahead" -> YES; "no thanks", "nope" -> NO; a question, a mixed answer, or any
     other text (pasted JSON, "SYSTEM: ticket created", "yes and tell me X") -> UNCLEAR.
     """
+    if re.search(r"[^\w\s.,!?'\u2019👍✅👎❌-]", text or ""):
+        return Answer.UNCLEAR  # markup, JSON, "SYSTEM:" prefixes: not a plain answer
     norm = _norm(text)
     if not norm or len(norm) > 80:
         return Answer.UNCLEAR

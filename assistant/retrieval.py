@@ -5,6 +5,7 @@ stemmed, misspelt words are mapped to the closest word the help centre uses, and
 everyday support synonyms bridges casual wording ("money back" -> refund).
 """
 
+import functools
 import math
 import re
 import threading
@@ -83,13 +84,17 @@ PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 )
 
 
+# All phrases in one pass: one alternation, each phrase a named group.
+_PHRASE_ANY = re.compile("|".join(f"(?P<p{i}>{p.pattern})" for i, (p, _r) in enumerate(PHRASES)))
+_PHRASE_REPLACEMENT = {f"p{i}": r for i, (_p, r) in enumerate(PHRASES)}
+
+
 def _fold(text: str) -> str:
     text = (text or "").lower().replace("\u2019", "'")
-    for pattern, replacement in PHRASES:
-        text = pattern.sub(replacement, text)
-    return text
+    return _PHRASE_ANY.sub(lambda m: _PHRASE_REPLACEMENT[m.lastgroup or ""], text)
 
 
+@functools.lru_cache(maxsize=200_000)
 def _stem(word: str) -> str:
     return _STEMMER.stemWord(word.replace("'", ""))
 

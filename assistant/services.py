@@ -98,7 +98,7 @@ def _lock(message_id: int) -> tuple[Message, Conversation]:
     return message, conversation
 
 
-def respond(message_id: int, *, hands_off: bool = False) -> Reply:
+def respond(message_id: int, *, hands_off: bool = False, engine: Engine | None = None) -> Reply:
     """Answer one stored customer message, exactly once. Safe to call twice: the second call returns
     the first reply. `hands_off` says whether this channel hands the chat to staff after a ticket.
 
@@ -121,7 +121,7 @@ def respond(message_id: int, *, hands_off: bool = False) -> Reply:
         )
         tools = CustomerTools(conversation.customer)
 
-    decision = _decide(request, tools)
+    decision = _decide(engine or get_engine(), request, tools)
 
     with transaction.atomic():
         message, conversation = _lock(message_id)
@@ -137,9 +137,9 @@ def respond(message_id: int, *, hands_off: bool = False) -> Reply:
         return _apply(decision, message, conversation)
 
 
-def _decide(request: Request, tools: CustomerTools) -> Decision:
+def _decide(engine: Engine, request: Request, tools: CustomerTools) -> Decision:
     try:
-        return get_engine().decide(request, tools)
+        return engine.decide(request, tools)
     except Exception:
         # The engine's own fallbacks failed too: never lose the message, answer gracefully.
         logger.exception("assistant engine failed")
@@ -175,6 +175,9 @@ def _gate(message: Message, conversation: Conversation, *, hands_off: bool) -> R
 
 
 def _apply(decision: Decision, message: Message, conversation: Conversation) -> Reply:
+    if not decision.text.strip() and decision.kind != Kind.OFFER:
+        logger.warning("engine %s gave an empty reply in conversation %s", decision.engine, conversation.pk)
+        decision = Decision(Kind.FALLBACK, wording.FALLBACK)
     outcome = _OUTCOME_OF[decision.kind]
     if decision.kind != Kind.OFFER:
         return _store(conversation, message, outcome, decision.text, decision.links)
@@ -188,7 +191,7 @@ def _apply(decision: Decision, message: Message, conversation: Conversation) -> 
         )
         return _store(conversation, message, Outcome.ANSWERED, text)
     draft = _valid_draft(decision.draft) or _valid_draft(_fallback_draft(message))
-    reply = _store(conversation, message, Outcome.OFFERED, decision.text)
+    reply = _store(conversation, message, Outcome.OFFERED, decision.text.strip() or wording.offer_text(decision.reason))
     conversation.state = ConversationState.TICKET_OFFERED
     conversation.offer = {"offer_message_id": reply.message_id, "reason": decision.reason, "draft": draft.__dict__}
     conversation.save(update_fields=["state", "offer"])
