@@ -14,5 +14,6 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("help/", include("assistant.urls")),
+    path("chat/", include("channels_io.chat.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from channels_io.chat import views
+
+app_name = "chat"
+
+urlpatterns = [
+    path("conversations/", views.conversations, name="conversations"),
+    path("conversations/<int:conversation_id>/messages/", views.messages_endpoint, name="messages"),
+    path("conversations/<int:conversation_id>/events/", views.events, name="events"),
+    path("tickets/", views.tickets, name="tickets"),
+]

@@ -1,0 +1,296 @@
+"""The widget's JSON endpoints and its live push (server-sent events, long polling as a fallback).
+
+Every endpoint is the logged-in customer's own: another customer's conversation is a 404.
+"""
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from functools import wraps
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.core.cache import cache
+from django.db import close_old_connections, connection
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from assistant import services as assistant
+from channels_io import push
+from channels_io.tasks import answer
+from loophole.celery import enqueue_on_commit
+from tickets import selectors
+from tickets import services as ticket_services
+from tickets.models import Conversation, ConversationState, Message, Ticket
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "chat"
+MAX_BODY = 16 * 1024
+MAX_TEXT = ticket_services.MESSAGE_MAX
+RATE_LIMIT = 30  # messages per customer per minute
+HEARTBEAT_SECONDS = 15
+LONG_POLL_MAX = 25
+PAGE = 200
+
+
+def error(message: str, status: int, **headers: str) -> JsonResponse:
+    response = JsonResponse({"error": message}, status=status)
+    for name, value in headers.items():
+        response[name] = value
+    return response
+
+
+def customer_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return error("Log in to chat with Loophole AI.", 401)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def message_json(message: Message) -> dict[str, Any]:
+    return {
+        "id": message.pk,
+        "author": message.author,
+        "text": message.text,
+        "created_at": message.created_at.isoformat(),
+    }
+
+
+def ticket_json(ticket: Ticket | None) -> dict[str, Any] | None:
+    if ticket is None:
+        return None
+    return {
+        "id": ticket.reference,
+        "reference": ticket.reference,
+        "title": ticket.title,
+        "status": ticket.status,
+        "status_label": ticket.get_status_display(),
+        "summary": ticket.summary,
+        "created_at": ticket.created_at.isoformat(),
+        "resolved_at": ticket.resolved_at.isoformat() if ticket.resolved_at else None,
+        "action_taken": ticket.action_taken if ticket.resolved_at else "",
+    }
+
+
+def conversation_json(conversation: Conversation) -> dict[str, Any]:
+    return {
+        "id": conversation.pk,
+        "state": conversation.state,
+        "created_at": conversation.created_at.isoformat(),
+        "last_message_at": conversation.last_message_at.isoformat(),
+    }
+
+
+def _own_conversation(user: Any, conversation_id: int) -> Conversation | None:
+    return Conversation.objects.filter(pk=conversation_id, customer=user, channel=CHANNEL).first()
+
+
+def snapshot(conversation_id: int, after: int) -> dict[str, Any]:
+    """State, ticket and the messages after `after` of one conversation (the widget's whole view)."""
+    conversation = Conversation.objects.get(pk=conversation_id)
+    messages = Message.objects.filter(conversation_id=conversation_id, id__gt=after).order_by("id")[:PAGE]
+    return {
+        "state": conversation.state,
+        "ticket": ticket_json(Ticket.objects.filter(conversation_id=conversation_id).first()),
+        "messages": [message_json(m) for m in messages],
+    }
+
+
+def _in_thread(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Run ORM work off the event loop on a pooled connection, returned at once (no thread is held)."""
+
+    def run(*args: Any) -> Any:
+        close_old_connections()
+        try:
+            return fn(*args)
+        finally:
+            connection.close()
+
+    return sync_to_async(run, thread_sensitive=False)
+
+
+@require_http_methods(["GET", "POST"])
+@customer_required
+def conversations(request: HttpRequest) -> HttpResponse:
+    """GET: the customer's recent chats (to restore the widget). POST: start a new one (201)."""
+    if request.method == "GET":
+        recent = Conversation.objects.filter(customer=request.user, channel=CHANNEL).order_by("-last_message_at")[:10]
+        return JsonResponse({"conversations": [conversation_json(c) for c in recent]})
+    conversation = ticket_services.open_conversation(channel=CHANNEL, customer=request.user, sender=request.user.email)
+    logger.info("chat conversation %s started", conversation.pk)
+    return JsonResponse(conversation_json(conversation), status=201)
+
+
+def _parse_message(request: HttpRequest) -> tuple[str, str] | JsonResponse:
+    if len(request.body) > MAX_BODY:
+        return error(f"The message is too long: at most {MAX_TEXT} characters.", 413)
+    try:
+        data = json.loads(request.body or b"")
+    except (ValueError, UnicodeDecodeError):
+        return error('Send JSON like {"text": "…"}.', 400)
+    if not isinstance(data, dict):
+        return error('Send JSON like {"text": "…"}.', 400)
+    confirm = data.get("confirm")
+    if confirm is not None:
+        if not isinstance(confirm, bool):
+            return error('"confirm" must be true or false.', 400)
+        text = "Yes" if confirm else "No"  # the Yes/No buttons: read by the same gate as typed text
+    else:
+        text = data.get("text")
+        if not isinstance(text, str):
+            return error('"text" must be a string.', 400)
+        text = text.strip()
+        if not text:
+            return error("The message is empty.", 400)
+        if len(text) > MAX_TEXT:
+            return error(f"The message is too long: at most {MAX_TEXT} characters.", 413)
+    client_id = data.get("client_id", "")
+    if not isinstance(client_id, str) or len(client_id) > 64:
+        return error('"client_id" must be a string of at most 64 characters.', 400)
+    return text, client_id
+
+
+def _rate_limited(user_id: int) -> int:
+    """Seconds to wait if this customer is over the limit, else 0 (counts this message)."""
+    now = timezone.now()
+    key = f"chat-rate:{user_id}:{now:%Y%m%d%H%M}"
+    cache.add(key, 0, timeout=70)
+    try:
+        count = cache.incr(key)
+    except ValueError:
+        return 0
+    return 60 - now.second if count > RATE_LIMIT else 0
+
+
+@require_POST
+@customer_required
+def post_message(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """Store the customer's message first, then queue the assistant's answer (201, the stored message).
+
+    A `client_id` makes a replayed POST return the same message instead of storing it twice.
+    """
+    conversation = _own_conversation(request.user, conversation_id)
+    if conversation is None:
+        return error("No such conversation.", 404)
+    parsed = _parse_message(request)
+    if isinstance(parsed, JsonResponse):
+        return parsed
+    text, client_id = parsed
+    if conversation.state == ConversationState.CLOSED:
+        return error("This conversation is closed. Start a new conversation.", 409)
+    wait = _rate_limited(request.user.pk)
+    if wait:
+        logger.warning("chat rate limit hit by customer %s", request.user.pk)
+        return error("You're sending messages too quickly. Please wait a moment.", 429, **{"Retry-After": str(wait)})
+    external_id = f"{conversation.pk}:{client_id}" if client_id else ""
+    try:
+        message = assistant.receive(conversation, text, external_id=external_id)
+    except ticket_services.TicketError as exc:
+        return error(str(exc), 400)
+    if message.handled_at is None:
+        enqueue_on_commit(answer, message.pk)
+    return JsonResponse(message_json(message), status=201)
+
+
+@require_GET
+@customer_required
+def tickets(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({"tickets": [ticket_json(t) for t in selectors.tickets_for(request.user)[:50]]})
+
+
+def _after(request: HttpRequest) -> int | None:
+    raw = request.GET.get("after") or request.headers.get("Last-Event-ID") or "0"
+    try:
+        value = int(raw)
+    except ValueError:
+        return None
+    return value if value >= 0 else None
+
+
+async def _auth_conversation(request: HttpRequest, conversation_id: int) -> Conversation | JsonResponse:
+    user = await request.auser()
+    if not user.is_authenticated:
+        return error("Log in to chat with Loophole AI.", 401)
+    conversation = await _in_thread(_own_conversation)(user, conversation_id)
+    if conversation is None:
+        return error("No such conversation.", 404)
+    return conversation
+
+
+async def messages(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """GET …/messages/?after=<id>[&wait=<seconds>]: new messages; with `wait`, a long poll."""
+    if request.method != "GET":
+        return error("Use GET here, or POST to …/messages/ to send.", 405)
+    conversation = await _auth_conversation(request, conversation_id)
+    if isinstance(conversation, JsonResponse):
+        return conversation
+    after = _after(request)
+    if after is None:
+        return error('"after" must be a message id.', 400)
+    try:
+        wait = min(max(float(request.GET.get("wait", 0)), 0.0), LONG_POLL_MAX)
+    except ValueError:
+        return error('"wait" must be a number of seconds.', 400)
+    read = _in_thread(snapshot)
+    if not wait:
+        return JsonResponse(await read(conversation.pk, after))
+    async with push.Subscription(conversation.pk) as subscription:
+        data = await read(conversation.pk, after)
+        if not data["messages"]:
+            await subscription.wait(wait)
+            data = await read(conversation.pk, after)
+    return JsonResponse(data)
+
+
+async def events(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """Server-sent events: `message` per new message (its id is the event id, so Last-Event-ID
+    resumes), `state` when the state or ticket changes, and a heartbeat comment every 15 s."""
+    if request.method != "GET":
+        return error("Use GET.", 405)
+    conversation = await _auth_conversation(request, conversation_id)
+    if isinstance(conversation, JsonResponse):
+        return conversation
+    after = _after(request)
+    if after is None:
+        return error('"Last-Event-ID" must be a message id.', 400)
+    return StreamingHttpResponse(
+        _event_stream(conversation.pk, after),
+        content_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _event_stream(conversation_id: int, after: int) -> AsyncIterator[str]:
+    read = _in_thread(snapshot)
+    last_state: tuple[str, Any] | None = None
+    async with push.Subscription(conversation_id) as subscription:
+        yield f"retry: 3000\n: open {timezone.now().isoformat()}\n\n"
+        while True:
+            data = await read(conversation_id, after)
+            for message in data["messages"]:
+                after = message["id"]
+                yield f"id: {after}\nevent: message\ndata: {json.dumps(message)}\n\n"
+            state = (data["state"], data["ticket"])
+            if state != last_state:
+                last_state = state
+                payload = json.dumps({"state": data["state"], "ticket": data["ticket"]})
+                yield f"event: state\ndata: {payload}\n\n"
+            try:
+                poked = await subscription.wait(HEARTBEAT_SECONDS)
+            except asyncio.CancelledError:
+                return
+            if not poked:
+                yield ": heartbeat\n\n"
+
+
+async def messages_endpoint(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """POST sends a message (stored in a worker thread); GET reads, or long-polls, without one."""
+    if request.method == "POST":
+        return await sync_to_async(post_message)(request, conversation_id)
+    return await messages(request, conversation_id)

@@ -1,0 +1,18 @@
+"""Receivers of tickets' signals: they only poke or enqueue, never block."""
+
+from typing import Any
+
+from django.dispatch import receiver
+
+from channels_io import push
+from tickets import signals
+
+
+@receiver(signals.message_stored)
+def poke_on_message(sender: Any, conversation_id: int, message_id: int, **kwargs: Any) -> None:
+    push.poke(conversation_id)
+
+
+@receiver(signals.ticket_changed)
+def poke_on_ticket(sender: Any, ticket_id: int, conversation_id: int, **kwargs: Any) -> None:
+    push.poke(conversation_id)

@@ -1,0 +1,213 @@
+"""The widget's JSON endpoints: shapes, the customer's own data only, bad input, replays."""
+
+import json
+
+import pytest
+from django.test import Client
+
+from tests.assistant.helpers import add_articles
+from tests.factories import StaffFactory, UserFactory, make_ticket
+from tickets import services as ticket_services
+from tickets.models import Conversation, Message, Status, Ticket
+
+# Reads run in worker threads on their own connections: the data must be committed.
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+@pytest.fixture
+def customer():
+    return UserFactory(email="dana@example.com")
+
+
+@pytest.fixture
+def api(customer):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(customer)
+    client.get("/accounts/login/")  # sets the csrftoken cookie
+    token = client.cookies["csrftoken"].value
+
+    def call(method: str, path: str, body=None, raw: bytes | None = None, **headers):
+        data = raw if raw is not None else (json.dumps(body) if body is not None else "")
+        return getattr(client, method)(
+            path, data=data, content_type="application/json", HTTP_X_CSRFTOKEN=token, **headers
+        )
+
+    call.client = client
+    return call
+
+
+def start(api) -> int:
+    response = api("post", "/chat/conversations/")
+    assert response.status_code == 201
+    assert response.json()["state"] == "assistant"
+    return response.json()["id"]
+
+
+def send(api, conversation_id: int, body, **kwargs):
+    return api("post", f"/chat/conversations/{conversation_id}/messages/", body, **kwargs)
+
+
+def read(api, conversation_id: int, after: int = 0):
+    return api("get", f"/chat/conversations/{conversation_id}/messages/?after={after}")
+
+
+def test_a_help_question_is_stored_and_answered(api, django_capture_on_commit_callbacks):
+    add_articles()
+    cid = start(api)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = send(api, cid, {"text": "how do I reset my password?"})
+    assert response.status_code == 201
+    sent = response.json()
+    assert (sent["author"], sent["text"]) == ("customer", "how do I reset my password?")
+    data = read(api, cid).json()
+    assert data["state"] == "assistant" and data["ticket"] is None
+    assert [m["author"] for m in data["messages"]] == ["customer", "assistant"]
+    assert "Forgot password" in data["messages"][1]["text"]
+    assert read(api, cid, after=data["messages"][1]["id"]).json()["messages"] == []
+
+
+def test_offer_no_then_yes_through_the_structured_confirmation(api, django_capture_on_commit_callbacks):
+    cid = start(api)
+    with django_capture_on_commit_callbacks(execute=True):
+        send(api, cid, {"text": "I want a refund for my annual plan"})
+    assert read(api, cid).json()["state"] == "ticket_offered"
+    with django_capture_on_commit_callbacks(execute=True):
+        send(api, cid, {"confirm": False})
+    assert read(api, cid).json()["state"] == "assistant"
+    assert not Ticket.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        send(api, cid, {"text": "I really want a refund"})
+        send(api, cid, {"confirm": True})
+    data = read(api, cid).json()
+    assert data["state"] == "handed_off"
+    ticket = Ticket.objects.get()
+    assert data["ticket"]["id"] == ticket.reference and data["ticket"]["status"] == "submitted"
+    assert ticket.reference in data["messages"][-1]["text"]
+
+
+def test_messages_after_hand_off_get_no_assistant_reply(api, django_capture_on_commit_callbacks):
+    cid = start(api)
+    with django_capture_on_commit_callbacks(execute=True):
+        send(api, cid, {"text": "let me talk to a human"})
+        send(api, cid, {"text": "yes"})
+        last = read(api, cid).json()["messages"][-1]["id"]
+        send(api, cid, {"text": "here are more details"})
+    new = read(api, cid, after=last).json()["messages"]
+    assert [m["author"] for m in new] == ["customer"]
+
+
+def test_a_staff_reply_and_status_show_in_the_conversation(api, customer, django_capture_on_commit_callbacks):
+    cid = start(api)
+    with django_capture_on_commit_callbacks(execute=True):
+        send(api, cid, {"text": "let me talk to a human"})
+        send(api, cid, {"text": "yes"})
+    ticket = Ticket.objects.get()
+    ticket_services.add_staff_reply(ticket.pk, staff=StaffFactory(), text="Hi, Sam here.")
+    data = read(api, cid).json()
+    assert data["messages"][-1]["author"] == "staff" and data["messages"][-1]["text"] == "Hi, Sam here."
+    assert data["ticket"]["status"] == "in_progress"
+
+
+def test_my_tickets_lists_status_and_the_resolution(api, customer):
+    ticket = make_ticket(customer)
+    make_ticket(UserFactory(), title="Not yours")
+    tickets = api("get", "/chat/tickets/").json()["tickets"]
+    assert [(t["id"], t["status"], t["action_taken"]) for t in tickets] == [(ticket.reference, "submitted", "")]
+    ticket_services.change_status(ticket.pk, Status.RESOLVED, actor=StaffFactory(), action_taken="Refunded USD 120.")
+    (resolved,) = api("get", "/chat/tickets/").json()["tickets"]
+    assert resolved["status_label"] == "Resolved" and resolved["action_taken"] == "Refunded USD 120."
+    assert resolved["resolved_at"]
+
+
+def test_a_replayed_post_with_the_same_client_id_stores_one_message(api, django_capture_on_commit_callbacks):
+    cid = start(api)
+    with django_capture_on_commit_callbacks(execute=True):
+        first = send(api, cid, {"text": "let me talk to a human", "client_id": "a1"})
+        again = send(api, cid, {"text": "let me talk to a human", "client_id": "a1"})
+        send(api, cid, {"text": "yes", "client_id": "a2"})
+        send(api, cid, {"text": "yes", "client_id": "a2"})
+    assert first.json()["id"] == again.json()["id"]
+    assert Message.objects.filter(author="customer").count() == 2
+    assert Message.objects.filter(author="assistant").count() == 2
+    assert Ticket.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("raw", "status", "error"),
+    [
+        (b"", 400, "JSON"),
+        (b"not json", 400, "JSON"),
+        (b"[1, 2]", 400, "JSON"),
+        (b'{"text": 5}', 400, "string"),
+        (b'{"text": "   "}', 400, "empty"),
+        (json.dumps({"text": "x" * 4001}).encode(), 413, "4000"),
+        (json.dumps({"text": "x" * 20000}).encode(), 413, "4000"),
+        (b'{"confirm": "yes"}', 400, "true or false"),
+        (b'{"text": "hi", "client_id": 7}', 400, "client_id"),
+        (b"\xff\xfe", 400, "JSON"),
+    ],
+    ids=["empty", "garbage", "list", "number", "blank", "oversized", "huge", "confirm-string", "client-id", "bytes"],
+)
+def test_bad_messages_get_a_clear_error_and_store_nothing(api, raw, status, error):
+    cid = start(api)
+    response = send(api, cid, None, raw=raw)
+    assert response.status_code == status
+    assert error in response.json()["error"]
+    assert not Message.objects.exists()
+
+
+def test_another_customers_conversation_is_a_404_for_every_endpoint(api, customer):
+    other = ticket_services.open_conversation(channel="chat", customer=UserFactory())
+    ticket_services.store_customer_message(other.pk, "my secret")
+    for method, path, body in [
+        ("get", f"/chat/conversations/{other.pk}/messages/?after=0", None),
+        ("post", f"/chat/conversations/{other.pk}/messages/", {"text": "hello"}),
+        ("get", f"/chat/conversations/{other.pk}/events/", None),
+        ("get", "/chat/conversations/999999/messages/", None),
+    ]:
+        response = api(method, path, body)
+        assert response.status_code == 404, path
+        assert "secret" not in response.content.decode()
+    assert Message.objects.filter(conversation=other).count() == 1
+
+
+def test_sms_conversations_of_the_same_customer_are_not_chat_conversations(api, customer):
+    sms = ticket_services.open_conversation(channel="sms", customer=customer)
+    assert read(api, sms.pk).status_code == 404
+
+
+def test_logged_out_visitors_get_401(client):
+    assert client.post("/chat/conversations/").status_code == 401
+    assert client.get("/chat/tickets/").json()["error"].startswith("Log in")
+
+
+def test_posts_without_the_csrf_token_are_refused(customer):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(customer)
+    assert client.post("/chat/conversations/").status_code == 403
+    assert not Conversation.objects.exists()
+
+
+def test_the_rate_limit_answers_429_with_retry_after(api, settings, django_capture_on_commit_callbacks):
+    from channels_io.chat import views
+
+    cid = start(api)
+    statuses = [send(api, cid, {"text": f"message {i}"}).status_code for i in range(views.RATE_LIMIT + 2)]
+    assert statuses[: views.RATE_LIMIT] == [201] * views.RATE_LIMIT
+    limited = send(api, cid, {"text": "one more"})
+    assert limited.status_code == 429 and 0 < int(limited["Retry-After"]) <= 60
+    assert Message.objects.filter(author="customer").count() == views.RATE_LIMIT
+
+
+def test_a_bad_after_is_a_400(api):
+    cid = start(api)
+    assert api("get", f"/chat/conversations/{cid}/messages/?after=abc").status_code == 400
+    assert api("get", f"/chat/conversations/{cid}/messages/?after=-3").status_code == 400
+    assert api("get", f"/chat/conversations/{cid}/messages/?wait=soon").status_code == 400
+
+
+def test_a_closed_conversation_refuses_new_messages(api):
+    cid = start(api)
+    Conversation.objects.filter(pk=cid).update(state="closed")
+    response = send(api, cid, {"text": "hello?"})
+    assert response.status_code == 409 and "new conversation" in response.json()["error"]
