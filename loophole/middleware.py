@@ -1,5 +1,8 @@
 """Middleware of our own."""
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.http import HttpRequest, HttpResponse
 from whitenoise.middleware import WhiteNoiseMiddleware
@@ -12,13 +15,13 @@ class StaticFilesMiddleware(WhiteNoiseMiddleware):
     sync_capable = True
     async_capable = True
 
-    def __init__(self, get_response) -> None:  # noqa: ANN001 - Django's middleware factory contract
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
         super().__init__(get_response)
         self._is_async = iscoroutinefunction(get_response)
         if self._is_async:
             markcoroutinefunction(self)
 
-    def __call__(self, request: HttpRequest):  # noqa: ANN204 - a response or a coroutine of one
+    def __call__(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
         if self._is_async:
             return self.__acall__(request)
         return super().__call__(request)
