@@ -1,0 +1,24 @@
+"""Celery beat re-queues customer messages whose answer task was lost, every minute."""
+
+from django.db import migrations
+
+NAME = "Answer customer messages whose task was lost"
+
+
+def create(apps, schema_editor):
+    IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
+    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
+    every_minute, _ = IntervalSchedule.objects.get_or_create(every=1, period="minutes")
+    PeriodicTask.objects.update_or_create(
+        name=NAME, defaults={"task": "channels_io.sweep_unanswered", "interval": every_minute, "enabled": True}
+    )
+
+
+def remove(apps, schema_editor):
+    apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(name=NAME).delete()
+
+
+class Migration(migrations.Migration):
+    dependencies = [("django_celery_beat", "0019_alter_periodictasks_options")]
+
+    operations = [migrations.RunPython(create, remove)]
