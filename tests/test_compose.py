@@ -13,9 +13,9 @@ import yaml
 from celery import Celery
 from django.core.management import get_commands
 
-ROOT = Path(__file__).resolve().parent.parent
 from tests.test_settings import NAMES
 
+ROOT = Path(__file__).resolve().parent.parent
 PRODUCT_VARIABLES = set(NAMES)
 APP_SERVICES = {"migrate", "web", "worker", "beat"}
 
