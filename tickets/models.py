@@ -92,7 +92,9 @@ class Message(models.Model):
     # Assistant messages: what the reply was (answer, clarify, offer, status, …), for the next turn.
     kind = models.CharField(max_length=16, blank=True)
     # Assistant messages: the customer message this replies to (a retried reply is stored once).
-    reply_to = models.OneToOneField("self", null=True, blank=True, on_delete=models.CASCADE, related_name="reply")
+    # DO_NOTHING: a reply lives in the same conversation as what it answers, and messages are only
+    # ever deleted with their conversation, so the purge deletes them in one statement.
+    reply_to = models.OneToOneField("self", null=True, blank=True, on_delete=models.DO_NOTHING, related_name="reply")
 
     class Meta:
         ordering = ["created_at", "id"]

@@ -44,8 +44,10 @@ def test_a_ticket_resolved_29_days_23_hours_ago_is_kept(now, time_machine):
 
 
 def test_a_ticket_resolved_30_days_and_a_second_ago_is_deleted_with_everything_it_owns(now, time_machine):
-    ticket = resolved_ago(time_machine, timedelta(days=30, seconds=1), messages=4)
+    ticket = resolved_ago(time_machine, timedelta(days=30, seconds=1), messages=3)
     conversation_id = ticket.conversation_id
+    first = Message.objects.filter(conversation_id=conversation_id).earliest("id")
+    services.store_reply(ticket.conversation, "An answer to the first message", reply_to=first)
     assert Message.objects.filter(conversation_id=conversation_id).count() == 4
     events = TicketEvent.objects.filter(ticket=ticket).count()
 

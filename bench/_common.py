@@ -1,0 +1,394 @@
+"""Shared by the benchmarks: the PostgreSQL check, the 1M-ticket seed, database clones, metric lines.
+
+The seed lives in the database named by DATABASE_URL (migrated here, filled once, then reused):
+1,000,000 tickets, each with its own conversation, 1+ messages and 1+ events; 50,000 customers,
+20 staff and one superuser. 100,000 tickets (every tenth id) were resolved 31-90 days before the
+seed's reference time and carry 20 messages and 3 events each; the other 900,000 are open or were
+resolved within the last 30 days, with 1-2 messages and 1-2 events. Each assistant message answers
+(reply_to) the customer message before it. Row values derive from the id, so two seeds are
+identical except for the reference time, which `bench_seed_info` keeps. Seeding is raw SQL
+(INSERT ... SELECT generate_series) in one transaction, about 2-3 minutes here.
+"""
+
+import os
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
+
+if TYPE_CHECKING:
+    import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+SEED_VERSION = 3  # bump when the seed changes: an older seed database is rebuilt
+TOTAL = 1_000_000
+DUE = 100_000  # ids with id % 10 = 1
+DUE_MESSAGES = 20
+DUE_EVENTS = 3
+CUSTOMERS = 50_000
+STAFF = 20
+ADMIN_EMAIL = "bench-admin@loophole.example"
+POSTGRES_SCHEMES = {"postgres", "postgresql", "pgsql"}
+SEEDED_TABLES = ["tickets_conversation", "tickets_ticket", "tickets_message", "tickets_ticketevent"]
+
+
+def metric(name: str, value: float | int | str, unit: str = "") -> None:
+    if isinstance(value, float):
+        value = f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}"
+    print(f"{name}: {value} {unit}".rstrip(), flush=True)
+
+
+def note(text: str) -> None:
+    print(f"# {text}", flush=True)
+
+
+def database_url(script: str) -> str:
+    """DATABASE_URL when it names PostgreSQL; otherwise exit with a message saying what to set."""
+    url = os.environ.get("DATABASE_URL", "")
+    scheme = urlsplit(url).scheme
+    if scheme not in POSTGRES_SCHEMES or not urlsplit(url).path.strip("/"):
+        shown = f"a {scheme}:// URL" if scheme else "unset"
+        sys.exit(
+            f"{script} measures PostgreSQL only, and DATABASE_URL is {shown}.\n"
+            f"Set it to a database of its own, e.g.\n"
+            f"  DATABASE_URL=postgres://bench@127.0.0.1:55432/loophole_bench .venv/bin/python {script}"
+        )
+    return url
+
+
+def libpq(url: str, dbname: str | None = None) -> str:
+    """The URL as libpq takes it (postgresql://), optionally naming another database."""
+    parts = urlsplit(url)
+    path = f"/{dbname}" if dbname else parts.path
+    return urlunsplit(("postgresql", parts.netloc, path, parts.query, ""))
+
+
+def with_database(url: str, dbname: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{dbname}", parts.query, parts.fragment))
+
+
+def dbname_of(url: str) -> str:
+    return urlsplit(url).path.strip("/")
+
+
+def setup_django(url: str, *, debug: bool = False) -> None:
+    """Configure loophole.settings on `url`, as production runs it (DEBUG off) unless asked."""
+    os.environ["DATABASE_URL"] = url
+    os.environ["DJANGO_SETTINGS_MODULE"] = "loophole.settings"
+    os.environ["DEBUG"] = "true" if debug else "false"
+    os.environ.setdefault("SECRET_KEY", "bench-only-not-a-secret")
+    import django
+
+    django.setup()
+
+
+def background_busy(secs: float = 2.0) -> int:
+    """Busy % of all cores over `secs` while we run nothing: the other tenants' noise."""
+
+    def snap() -> tuple[int, int]:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:9]]
+        return v[0] + v[1] + v[2] + v[5] + v[6], v[3] + v[4] + v[7]
+
+    b0, i0 = snap()
+    time.sleep(secs)
+    b1, i1 = snap()
+    return round(100 * (b1 - b0) / ((b1 - b0) + (i1 - i0) or 1))
+
+
+# --- the seed -----------------------------------------------------------------------------------
+
+SEED_SQL = [
+    # Every reference comes from a bijection on 40 bits (an odd multiplier mod 2^40), written in the
+    # 32-letter alphabet: unique for distinct ids, random-looking, and passing the CHECK.
+    """
+    CREATE FUNCTION pg_temp.bench_ref(g bigint) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+      SELECT 'LH-' || substr(a, (x & 31)::int + 1, 1) || substr(a, ((x >> 5) & 31)::int + 1, 1)
+             || substr(a, ((x >> 10) & 31)::int + 1, 1) || substr(a, ((x >> 15) & 31)::int + 1, 1) || '-'
+             || substr(a, ((x >> 20) & 31)::int + 1, 1) || substr(a, ((x >> 25) & 31)::int + 1, 1)
+             || substr(a, ((x >> 30) & 31)::int + 1, 1) || substr(a, ((x >> 35) & 31)::int + 1, 1)
+      FROM (SELECT (g * 2654435761 + 40503) %% 1099511627776 AS x, '23456789ABCDEFGHJKLMNPQRSTUVWXYZ' AS a) s
+    $$
+    """,
+    """
+    INSERT INTO loophole_user (id, password, is_superuser, email, name, is_staff, is_active, date_joined)
+    SELECT %(user_base)s + g, '!bench', false,
+           (ARRAY['maria','james','aisha','wei','lucas','fatima','noah','sofia','ivan','amara',
+                  'liam','yuki','omar','elena','raj','chloe','kofi','ines','mateo','hana'])[1 + g %% 20]
+           || '.' ||
+           (ARRAY['garcia','smith','khan','chen','silva','haddad','brown','rossi','petrov','okafor',
+                  'murphy','tanaka','saleh','novak','patel','martin','mensah','costa','lopez','kim'])[1 + (g / 20) %% 20]
+           || g || '@' || (ARRAY['example.com','example.org','example.net','mail.example.com'])[1 + g %% 4],
+           '', false, true, %(now)s - (g %% 700) * interval '1 day'
+    FROM generate_series(1, %(customers)s) g
+    """,
+    """
+    INSERT INTO loophole_user (id, password, is_superuser, email, name, is_staff, is_active, date_joined)
+    SELECT %(user_base)s + %(customers)s + g, '!bench', false, 'staff' || lpad(g::text, 2, '0') || '@loophole.example',
+           'Staff member ' || g, true, true, %(now)s - interval '800 days'
+    FROM generate_series(1, %(staff)s) g
+    """,
+    """
+    INSERT INTO loophole_user (id, password, is_superuser, email, name, is_staff, is_active, date_joined)
+    VALUES (%(user_base)s + %(customers)s + %(staff)s + 1, '!bench', true, %(admin)s, 'Bench admin', true, true, %(now)s)
+    """,
+    # One row per ticket with everything the other tables derive from it.
+    """
+    CREATE TEMP TABLE bench_plan ON COMMIT DROP AS
+    WITH r AS (
+      SELECT g, g %% 10 = 1 AS due,
+             hashint4(g)::bigint + 2147483648 AS r1,
+             hashint4(g + 1000003)::bigint + 2147483648 AS r2,
+             hashint4(g + 2000003)::bigint + 2147483648 AS r3
+      FROM generate_series(1, %(total)s) g
+    ), s AS (
+      SELECT r.*,
+             CASE WHEN due THEN 'resolved'
+                  WHEN r3 %% 100 < 40 THEN 'resolved'
+                  WHEN r3 %% 100 < 55 THEN 'submitted'
+                  WHEN r3 %% 100 < 80 THEN 'in_progress'
+                  ELSE 'waiting_on_customer' END AS status,
+             CASE WHEN due THEN %(now)s - interval '31 days' - (r1 %% (59 * 86400)) * interval '1 second' END AS due_at,
+             %(now)s - (600 + r1 %% (29 * 86400)) * interval '1 second' AS recent_created_at,
+             ((5 + r2 %% 90) / 100.0)::float8 AS frac
+      FROM r
+    ), t AS (
+      SELECT g, due, r1, r2, r3, status,
+             CASE WHEN due THEN due_at - (3600 + r2 %% (10 * 86400)) * interval '1 second'
+                  ELSE recent_created_at END AS created_at,
+             CASE WHEN due THEN due_at
+                  WHEN status = 'resolved' THEN recent_created_at + (%(now)s - recent_created_at) * frac END AS resolved_at,
+             CASE WHEN due THEN due_at
+                  ELSE recent_created_at + (%(now)s - recent_created_at) * frac END AS last_activity_at
+      FROM s
+    )
+    SELECT t.*,
+           (ARRAY['chat','chat','chat','chat','email','email','email','sms','sms','voice'])[1 + r2 %% 10] AS channel,
+           %(user_base)s + 1 + (r3 / 100) %% %(customers)s AS customer_id,
+           CASE WHEN status <> 'submitted' THEN %(user_base)s + %(customers)s + 1 + (r3 / 7) %% %(staff)s END AS assignee_id,
+           CASE WHEN due THEN %(due_messages)s ELSE 1 + g %% 2 END AS n_messages,
+           CASE WHEN due THEN %(due_events)s WHEN status = 'submitted' THEN 1 ELSE 2 END AS n_events,
+           -- messages get explicit ids (so a reply can name the message it answers): this ticket's start
+           coalesce(sum(CASE WHEN due THEN %(due_messages)s ELSE 1 + g %% 2 END)
+                      OVER (ORDER BY g ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS msg_base
+    FROM t
+    """,
+    """
+    INSERT INTO tickets_conversation (id, customer_id, channel, sender, thread, state, offer, created_at, last_message_at)
+    SELECT p.g, p.customer_id, p.channel,
+           CASE p.channel WHEN 'email' THEN u.email WHEN 'chat' THEN ''
+                ELSE '+1555' || lpad((p.customer_id %% 10000000)::text, 7, '0') END,
+           CASE WHEN p.channel = 'email' THEN '<' || md5('thread' || p.g) || '@mail.example.com>' ELSE '' END,
+           CASE WHEN p.status = 'resolved' THEN 'closed' ELSE 'handed_off' END,
+           NULL, p.created_at - interval '5 minutes', p.last_activity_at
+    FROM bench_plan p JOIN loophole_user u ON u.id = p.customer_id
+    ORDER BY p.g
+    """,
+    """
+    INSERT INTO tickets_ticket (id, reference, title, description, summary, status, channel, action_taken, created_at,
+                                updated_at, last_activity_at, resolved_at, assignee_id, conversation_id, customer_id)
+    SELECT g, pg_temp.bench_ref(g),
+           (ARRAY['Cannot log in to my account', 'Refund for a duplicate charge', 'Card declined at checkout',
+                  'Package has not arrived', 'Wrong size delivered', 'Change the delivery address',
+                  'Cancel my subscription', 'Invoice shows the wrong VAT number', 'App crashes when I open settings',
+                  'Password reset email never arrives', 'Discount code not accepted',
+                  'Two-factor code not received'])[1 + r1 %% 12],
+           'The customer writes: ' || md5('d' || g) || ' ' || md5('e' || g) || '. They tried again and it still fails.',
+           CASE WHEN r2 %% 3 = 0 THEN 'Summary: ' || md5('s' || g) ELSE '' END,
+           status, channel,
+           CASE WHEN status = 'resolved' THEN
+             (ARRAY['Reset the password and confirmed the customer could log in.', 'Refunded the duplicate charge.',
+                    'Sent a replacement with express delivery.', 'Corrected the invoice and emailed it again.'])[1 + r3 %% 4]
+           ELSE '' END,
+           created_at, last_activity_at, last_activity_at, resolved_at, assignee_id, g, customer_id
+    FROM bench_plan ORDER BY g
+    """,
+    """
+    INSERT INTO tickets_message (id, author, staff_id, text, channel, external_id, created_at, handled_at, kind,
+                                 reply_to_id, conversation_id)
+    SELECT p.msg_base + k, m.author,
+           CASE WHEN m.author = 'staff' THEN coalesce(p.assignee_id, %(user_base)s + %(customers)s + 1) END,
+           CASE m.author WHEN 'customer' THEN 'Hello, about my order ' ELSE 'Thanks for waiting, ' END
+             || md5('a' || p.g || '.' || k) || '. ' || md5('b' || p.g || '.' || k) || ' ' || md5('c' || k),
+           p.channel,
+           CASE WHEN m.author <> 'customer' THEN ''
+                WHEN p.channel = 'sms' THEN 'SM' || md5('sid' || p.g || '.' || k)
+                WHEN p.channel = 'email' THEN '<' || md5('mid' || p.g || '.' || k) || '@mail.example.com>'
+                ELSE '' END,
+           m.at, m.at + interval '2 seconds',
+           CASE WHEN m.author = 'assistant' THEN (ARRAY['answer','clarify','offer','status'])[1 + (p.g + k) %% 4]
+                ELSE '' END,
+           -- an assistant message answers the customer message just before it
+           CASE WHEN m.author = 'assistant' THEN p.msg_base + k - 1 END,
+           p.g
+    FROM bench_plan p,
+         LATERAL generate_series(1, p.n_messages) k,
+         LATERAL (SELECT CASE k %% 4 WHEN 1 THEN 'customer' WHEN 2 THEN 'assistant' WHEN 3 THEN 'customer'
+                                     ELSE 'staff' END AS author,
+                         p.created_at - interval '5 minutes'
+                           + (k - 1) * ((p.last_activity_at - p.created_at + interval '5 minutes') / p.n_messages) AS at) m
+    ORDER BY p.g, k
+    """,
+    """
+    INSERT INTO tickets_ticketevent (kind, actor_id, old_status, new_status, detail, created_at, email, emailed_at, ticket_id)
+    SELECT e.kind, e.actor_id, e.old_status, e.new_status, e.detail, e.at, e.email,
+           CASE WHEN e.email <> '' THEN e.at + interval '1 minute' END, p.g
+    FROM bench_plan p,
+         LATERAL (VALUES
+           (1, 'created', NULL::bigint, '', 'submitted', '', p.created_at, 'created'),
+           (2, 'status', p.assignee_id, 'submitted', CASE WHEN p.due THEN 'in_progress' ELSE p.status END, 'picked up',
+               CASE WHEN p.due THEN p.created_at + (p.resolved_at - p.created_at) / 3 ELSE p.last_activity_at END,
+               CASE WHEN p.due THEN '' WHEN p.status = 'resolved' THEN 'resolved'
+                    WHEN p.status = 'waiting_on_customer' THEN 'waiting' ELSE '' END),
+           (3, 'status', p.assignee_id, 'in_progress', 'resolved', '', p.resolved_at, 'resolved')
+         ) e(n, kind, actor_id, old_status, new_status, detail, at, email)
+    WHERE e.n <= p.n_events
+    ORDER BY p.g, e.n
+    """,
+    "SELECT setval(pg_get_serial_sequence('loophole_user', 'id'), (SELECT max(id) FROM loophole_user))",
+    "SELECT setval(pg_get_serial_sequence('tickets_conversation', 'id'), (SELECT max(id) FROM tickets_conversation))",
+    "SELECT setval(pg_get_serial_sequence('tickets_ticket', 'id'), (SELECT max(id) FROM tickets_ticket))",
+    "SELECT setval(pg_get_serial_sequence('tickets_message', 'id'), (SELECT max(id) FROM tickets_message))",
+    "SELECT setval(pg_get_serial_sequence('tickets_ticketevent', 'id'), (SELECT max(id) FROM tickets_ticketevent))",
+    """
+    CREATE TABLE bench_seed_info (version int NOT NULL, seeded_at timestamptz NOT NULL, tickets int NOT NULL,
+                                  user_base bigint NOT NULL)
+    """,
+    "INSERT INTO bench_seed_info VALUES (%(version)s, %(now)s, %(total)s, %(user_base)s)",
+]
+
+
+def _table_exists(c: "psycopg.Connection", name: str) -> bool:
+    return c.execute("SELECT to_regclass(%s) IS NOT NULL", [name]).fetchone()[0]
+
+
+def _migrate(url: str) -> None:
+    import subprocess
+
+    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "loophole.settings"}
+    subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput", "--skip-checks", "-v0"],
+        env=env,
+        check=True,
+        cwd=ROOT,
+    )
+
+
+def ensure_seed(url: str) -> tuple[datetime, int]:
+    """Migrate and fill the database at `url` unless it already holds this seed.
+
+    Returns (the seed's reference time, the id offset of its users). Refuses a database with
+    tickets it did not write.
+    """
+    import psycopg
+
+    _migrate(url)
+    with psycopg.connect(libpq(url), autocommit=True) as c:
+        stale = False
+        if _table_exists(c, "bench_seed_info"):
+            row = c.execute("SELECT version, seeded_at, tickets, user_base FROM bench_seed_info").fetchone()
+            if row and row[0] == SEED_VERSION and row[2] == TOTAL:
+                n = c.execute("SELECT count(*) FROM tickets_ticket").fetchone()[0]
+                if n == TOTAL:
+                    note(f"seed reused: {TOTAL:,} tickets, reference time {row[1]:%Y-%m-%d %H:%M} UTC")
+                    return row[1], row[3]
+            stale = True
+        elif c.execute("SELECT EXISTS (SELECT 1 FROM tickets_ticket)").fetchone()[0]:
+            sys.exit(
+                f"database {dbname_of(url)!r} already holds tickets the bench did not write; "
+                "point DATABASE_URL at a database of its own (createdb loophole_bench)"
+            )
+    if stale:
+        # The bench wrote this database (bench_seed_info says so): start it again from nothing.
+        note("seed is stale or incomplete: recreating the database")
+        with psycopg.connect(libpq(url, "postgres"), autocommit=True) as c:
+            c.execute(f'DROP DATABASE "{dbname_of(url)}" WITH (FORCE)')
+            c.execute(f'CREATE DATABASE "{dbname_of(url)}"')
+        _migrate(url)
+    with psycopg.connect(libpq(url), autocommit=True) as c:
+        t = time.perf_counter()
+        now = c.execute("SELECT date_trunc('second', now())").fetchone()[0]
+        user_base = c.execute("SELECT coalesce(max(id), 0) FROM loophole_user").fetchone()[0]
+        params = {
+            "now": now,
+            "user_base": user_base,
+            "customers": CUSTOMERS,
+            "staff": STAFF,
+            "admin": ADMIN_EMAIL,
+            "total": TOTAL,
+            "due_messages": DUE_MESSAGES,
+            "due_events": DUE_EVENTS,
+            "version": SEED_VERSION,
+        }
+        c.execute("SET synchronous_commit = off")
+        c.execute("SET maintenance_work_mem = '256MB'")
+        c.execute("SET work_mem = '64MB'")
+        steps = []
+        with c.transaction():
+            if c.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0]:
+                # Skips the foreign-key triggers (~10M deferred checks at commit): the rows are
+                # consistent by construction.
+                c.execute("SET LOCAL session_replication_role = replica")
+            else:
+                note("not a superuser: foreign keys are checked row by row while seeding (slower)")
+            # Building an index once after the load is several times faster than 4M random inserts
+            # into it. Indexes behind constraints (primary keys, unique) stay; the rest come back
+            # exactly as pg_indexes defines them, in this same transaction.
+            indexes = c.execute(
+                """SELECT i.indexname, i.indexdef FROM pg_indexes i
+                   WHERE i.schemaname = current_schema() AND i.tablename = ANY (%s)
+                     AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conname = i.indexname)""",
+                [SEEDED_TABLES],
+            ).fetchall()
+            for name, _definition in indexes:
+                c.execute(f'DROP INDEX "{name}"')
+            for sql in SEED_SQL:
+                started = time.perf_counter()
+                c.execute(sql, params)
+                words = sql.split()
+                target = words[2] if words[0] == "INSERT" else words[0].lower()
+                steps.append(f"{target} {time.perf_counter() - started:.0f}s")
+            started = time.perf_counter()
+            for _name, definition in indexes:
+                c.execute(definition)
+            steps.append(f"{len(indexes)} indexes {time.perf_counter() - started:.0f}s")
+        note("seed steps: " + ", ".join(steps))
+        seeded = time.perf_counter() - t
+        c.execute(
+            "VACUUM (FREEZE, ANALYZE) loophole_user, tickets_conversation, tickets_ticket, tickets_message, "
+            "tickets_ticketevent"
+        )
+        note(f"seeded {TOTAL:,} tickets in {seeded:.0f} s, vacuumed in {time.perf_counter() - t - seeded:.0f} s")
+        return now, user_base
+
+
+def clone_database(url: str, source: str, target: str) -> float:
+    """(Re)create database `target` as a file copy of `source`; returns seconds. Nobody may be on `source`."""
+    import psycopg
+
+    t = time.perf_counter()
+    with psycopg.connect(libpq(url, "postgres"), autocommit=True) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
+        strategy = " STRATEGY FILE_COPY" if c.info.server_version >= 150000 else ""
+        c.execute(f'CREATE DATABASE "{target}" TEMPLATE "{source}"{strategy}')
+    return time.perf_counter() - t
+
+
+def checkpoint(url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(libpq(url), autocommit=True) as c:
+        c.execute("CHECKPOINT")
+
+
+def drop_database(url: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(libpq(url, "postgres"), autocommit=True) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,0 +1,188 @@
+"""The staff ticket list (TicketAdmin changelist) at 1M tickets, beside the bare-Django baseline.
+
+usage (from the project root, PostgreSQL only):
+    DATABASE_URL=postgres://bench@127.0.0.1:55432/loophole_bench .venv/bin/python bench/admin_list.py \
+        [--runs 15] [--no-baseline] [--sql]
+
+Uses the seed of bench/purge.py (made here if missing): 1M tickets, 50,000 customers. Renders
+/admin/tickets/ticket/ through django.test.Client as the seed's superuser (DEBUG off, as served)
+for: the first page, ?status__exact=in_progress, a search by an existing reference and one by an
+existing customer email; 2 warm-ups, then --runs timed requests each: median and p90 in ms. The
+SQL queries of page 1 and page 5 are counted (CaptureQueriesContext); they must be equal. Two
+title searches (a common word, a word no title has) are reported for information.
+
+Then, unless --no-baseline, runs the baseline's admin_list.py (BASELINE_DIR, default
+/tmp/baseline, services started and seeded: see its README) and prints our medians beside its
+plain changelist as ratios. Prints one `metric: value unit` line per figure.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+if TYPE_CHECKING:
+    from django.http import HttpResponse
+    from django.test import Client
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as common
+
+TARGET_MS = 300
+CHANGELIST = "/admin/tickets/ticket/"
+BASELINE_DIR = Path(os.environ.get("BASELINE_DIR", "/tmp/baseline"))
+
+
+def timed_gets(client: "Client", path: str, runs: int, warmups: int = 2) -> list[float]:
+    for _ in range(warmups):
+        response = client.get(path)
+        assert response.status_code == 200, (path, response.status_code)
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        response = client.get(path)
+        times.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, (path, response.status_code)
+    return times
+
+
+def p90(xs: list[float]) -> float:
+    return statistics.quantiles(xs, n=10, method="inclusive")[8] if len(xs) > 1 else xs[0]
+
+
+def captured(client: "Client", path: str, show_sql: bool) -> tuple["HttpResponse", list[dict[str, str]]]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as cq:
+        response = client.get(path)
+    assert response.status_code == 200, (path, response.status_code)
+    if show_sql:
+        for q in cq.captured_queries:
+            common.note(f"  {float(q['time']) * 1000:7.1f} ms  {q['sql'][:160]}")
+    return response, cq.captured_queries
+
+
+def run_baseline() -> dict[str, Any] | None:
+    script = BASELINE_DIR / "admin_list.py"
+    if not script.exists():
+        common.note(f"no baseline at {BASELINE_DIR} (set BASELINE_DIR): ratios skipped")
+        return None
+    env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "DATABASE_URL", "DEBUG"}}
+    out = subprocess.run(
+        ["bash", "-c", ". ./env.sh && exec .venv/bin/python admin_list.py"],
+        cwd=BASELINE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    results = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
+    if out.returncode or not results:
+        sys.stderr.write(out.stdout[-2000:] + out.stderr[-2000:])
+        common.note("the baseline's admin_list.py failed: ratios skipped (is it started and seeded?)")
+        return None
+    return json.loads(results[-1].removeprefix("RESULT "))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=15, help="timed requests per case (after 2 warm-ups)")
+    ap.add_argument("--no-baseline", action="store_true", help="skip the baseline's admin_list.py")
+    ap.add_argument("--sql", action="store_true", help="print each captured SQL statement and its time")
+    args = ap.parse_args()
+
+    url = common.database_url("bench/admin_list.py")
+    common.ensure_seed(url)
+    # WhiteNoise warns that STATIC_ROOT was never collected; the admin page does not need it.
+    warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
+    common.setup_django(url)
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.test import Client, override_settings
+
+    from tickets.models import Ticket
+
+    # DEBUG off serves static files through the manifest storage, which needs collectstatic first;
+    # the plain storage renders the same page without it (a manifest lookup is one dict get).
+    plain_static = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    override_settings(STORAGES={**settings.STORAGES, "staticfiles": plain_static}).enable()
+
+    client = Client()
+    client.force_login(get_user_model().objects.get(email=common.ADMIN_EMAIL))
+    sample = Ticket.objects.select_related("customer").get(pk=common.TOTAL // 2 + 2)  # an open, recent one
+    customer_tickets = Ticket.objects.filter(customer_id=sample.customer_id).count()
+    common.note(
+        f"samples: reference {sample.reference}; a customer with {customer_tickets} tickets "
+        f"(email of {len(sample.customer.email)} chars)"
+    )
+    cases = [
+        ("first_page", CHANGELIST, None, True),
+        ("status_in_progress", f"{CHANGELIST}?status__exact=in_progress", "In Progress", True),
+        ("search_reference", f"{CHANGELIST}?q={sample.reference}", sample.reference, False),
+        ("search_email", f"{CHANGELIST}?q={quote(sample.customer.email)}", sample.customer.email, False),
+    ]
+    info_cases = [
+        ("info_search_title_common_word", f"{CHANGELIST}?q=refund", "Refund"),
+        ("info_search_title_no_match", f"{CHANGELIST}?q=zebra", None),
+    ]
+
+    common.metric("background_busy", common.background_busy(), "%")
+    medians: dict[str, float] = {}
+    for name, path, expect, paged in cases:
+        response, queries = captured(client, path, args.sql)
+        body = response.content.decode()
+        assert expect is None or expect in body, f"{name}: {expect!r} not on the page"
+        assert "result_list" in body, f"{name}: no result table"
+        times = timed_gets(client, path, args.runs)
+        medians[name] = statistics.median(times)
+        common.metric(f"{name}_median", medians[name], "ms")
+        common.metric(f"{name}_p90", p90(times), "ms")
+        common.metric(f"{name}_queries_p1", len(queries), "queries")
+        common.metric(f"{name}_sql_ms_p1", sum(float(q["time"]) for q in queries) * 1000, "ms")
+        if paged:
+            sep = "&" if "?" in path else "?"
+            _, queries5 = captured(client, f"{path}{sep}p=5", args.sql)
+            common.metric(f"{name}_queries_p5", len(queries5), "queries")
+            if len(queries5) != len(queries):
+                common.note(f"QUERY COUNT GROWS: {name} page 1 = {len(queries)}, page 5 = {len(queries5)}")
+    for name, path, expect in info_cases:
+        response, queries = captured(client, path, args.sql)
+        assert expect is None or expect in response.content.decode(), f"{name}: {expect!r} not on the page"
+        times = timed_gets(client, path, max(5, args.runs // 3), warmups=1)
+        common.metric(f"{name}_median", statistics.median(times), "ms")
+        common.metric(f"{name}_sql_ms", sum(float(q["time"]) for q in queries) * 1000, "ms")
+    slow = [n for n, ms in medians.items() if ms >= TARGET_MS]
+    common.note(f"target: median < {TARGET_MS} ms ({'met' if not slow else 'MISSED by ' + ', '.join(slow)})")
+
+    if args.no_baseline:
+        return
+    baseline = run_baseline()
+    if baseline is None:
+        return
+    plain, composite = baseline["admin"], baseline.get("admin_composite", {})
+    base_all = plain["changelist, no filter"]["page_ms"]
+    base_status = plain["changelist, status=in_progress"]["page_ms"]
+    common.metric("baseline_background_busy", baseline.get("bg_busy_pct", "?"), "%")
+    common.metric("baseline_first_page_median", base_all, "ms")
+    common.metric("baseline_status_in_progress_median", base_status, "ms")
+    if composite:
+        common.metric("baseline_composite_first_page_median", composite["changelist, no filter"]["page_ms"], "ms")
+        common.metric(
+            "baseline_composite_status_in_progress_median", composite["changelist, status=in_progress"]["page_ms"], "ms"
+        )
+    common.metric("first_page_ratio_to_baseline", medians["first_page"] / base_all, "x")
+    common.metric("status_in_progress_ratio_to_baseline", medians["status_in_progress"] / base_status, "x")
+    common.metric("search_reference_ratio_to_baseline_first_page", medians["search_reference"] / base_all, "x")
+    common.metric("search_email_ratio_to_baseline_first_page", medians["search_email"] / base_all, "x")
+
+
+if __name__ == "__main__":
+    main()
