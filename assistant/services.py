@@ -175,7 +175,7 @@ def _gate(message: Message, conversation: Conversation, *, hands_off: bool) -> R
 
 
 def _apply(decision: Decision, message: Message, conversation: Conversation) -> Reply:
-    if not decision.text.strip() and decision.kind != Kind.OFFER:
+    if not decision.text.replace("\x00", "").strip() and decision.kind != Kind.OFFER:
         logger.warning("engine %s gave an empty reply in conversation %s", decision.engine, conversation.pk)
         decision = Decision(Kind.FALLBACK, wording.FALLBACK)
     outcome = _OUTCOME_OF[decision.kind]
@@ -209,7 +209,10 @@ def _valid_draft(draft: TicketDraft | None) -> TicketDraft | None:
     """A draft that passes the ticket checks (title of 1-80 characters on one line, a description)."""
     if draft is None:
         return None
-    title = " ".join((draft.title or "").split())
-    if not title or len(title) > ticket_services.TITLE_MAX or not (draft.description or "").strip():
+    title = " ".join((draft.title or "").replace("\x00", "").split())
+    description = (draft.description or "").replace("\x00", "").strip()
+    if not title or len(title) > ticket_services.TITLE_MAX or not description:
         return None
-    return TicketDraft(title=title, description=draft.description.strip()[:8000], summary=(draft.summary or "")[:1000])
+    return TicketDraft(
+        title=title, description=description[:8000], summary=(draft.summary or "").replace("\x00", "")[:1000]
+    )

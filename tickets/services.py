@@ -72,6 +72,8 @@ def _check_text(name: str, value: str, *, limit: int | None = None, single_line:
     value = (value or "").strip()
     if not value:
         raise TicketError(f"The {name} is empty")
+    if "\x00" in value:
+        raise TicketError(f"The {name} contains a NUL character")
     if limit is not None and len(value) > limit:
         raise TicketError(f"The {name} is {len(value)} characters; at most {limit} are allowed")
     if single_line and ("\n" in value or "\r" in value):
@@ -254,6 +256,7 @@ def store_reply(
     reply_to: Message | None = None,
 ) -> Message:
     """Store the assistant's (or the system's) reply; the caller holds the conversation's lock."""
+    text = text.replace("\x00", "")  # generated text: no database stores NUL in text
     now = timezone.now()
     message = Message.objects.create(
         conversation=conversation,

@@ -189,8 +189,8 @@ def test_a_redelivered_customer_message_is_stored_once():
 
 @pytest.mark.parametrize(
     ("text", "error"),
-    [("", "empty"), ("   \n", "empty"), ("x" * 4001, "at most 4000")],
-    ids=["empty", "blank", "oversized"],
+    [("", "empty"), ("   \n", "empty"), ("x" * 4001, "at most 4000"), ("nul\x00byte", "NUL")],
+    ids=["empty", "blank", "oversized", "nul"],
 )
 def test_bad_customer_messages_are_refused_and_nothing_is_stored(text, error):
     ticket = make_ticket()
