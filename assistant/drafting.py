@@ -16,6 +16,7 @@ CATEGORY = {
     "data_loss": "Lost data",
     "privacy": "Privacy request",
     "bug": "Problem",
+    "persistent": "Problem",
 }
 _FILLER = re.compile(
     r"^(?:(?:hi|hello|hey|so|um+|uh+|ok|okay|well|yes|also|please|pls|help|urgent|hi there|good (?:morning|afternoon|"

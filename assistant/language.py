@@ -144,14 +144,20 @@ NEEDS_PERSON: dict[str, re.Pattern[str]] = {
         "human": r"\b(talk|speak|chat|connect me|put me through)\b.{0,20}\b(human|person|agent|someone|somebody|"
         r"representative|rep|staff|team|manager|supervisor|people)\b|\breal (person|human)\b|^(human|agent|"
         r"representative|operator)( please)?$|\bescalate\b",
-        "ticket_request": r"\b(open|create|file|raise|log|submit|start)\b.{0,12}\b(support )?(ticket|case)\b",
+        "ticket_request": r"\b(open|create|file|raise|log|submit|start)\b.{0,12}\b(support )?(ticket|case)\b|"
+        r"\b(can|could|would|will) you (please )?(extend|waive|unlock|reactivate|credit|reimburse|transfer|merge)\b",
         "refund": r"\brefund|\bmoney back\b|\breimburs|\bchargeback",
         "billing": r"\bcharged (me )?(twice|two times|double|again|after|even though|without)|\bdouble[- ]charged?|"
         r"\bduplicate (charge|payment)|\bovercharg|\bwrong amount\b|\bdisput|\bunauthori[sz]ed (charge|payment)|"
-        r"\bdidn'?t (authori[sz]e|sign up)|\bcharge i don'?t recogni[sz]e|\bbilled (twice|wrong)",
+        r"\bdidn'?t (authori[sz]e|sign up)|\b(don'?t|do not|doesn'?t) recogni[sz]e|\bbilled (me )?(twice|double|wrong)|"
+        r"\bnever signed up\b|\bno idea what (it|this|that) is\b|\bamount is (just |simply |all )?wrong\b",
         "access": r"\blocked out\b|\block(ed)? me out\b|\b(can'?t|cannot|can not|unable to)\b.{0,10}\b(log|sign)"
         r" ?(in|on)\b|\baccount (is |was |got |has been )?(locked|suspended|disabled|hacked|compromised)|"
-        r"\bhacked\b|\blost (my )?(2fa|authenticator|phone|recovery codes?)",
+        r"\bhacked\b|\blost (my )?(2fa|authenticator|phone|recovery codes?)|\b(suspended|deactivated|banned)\b|"
+        r"\bcan'?t get (back )?in\b|\bsomeone (else )?(changed|accessed|logged|got) ",
+        "persistent": r"\b(already|i'?ve|i have|i|we) (tried|updated|reinstalled|restarted|cleared|checked|did|done)\b"
+        r".{0,80}\b(still|keeps?|again|every time|no luck|same)\b|\b(still|keeps?) (a |the )?(blank|broken|fail|failing|"
+        r"crash|crashing|not work)|\b(three|several|multiple|many|few) times\b|\bevery time\b",
         "data_loss": r"\blost (all )?(my |our )?(data|files|projects?|work|history)|\b(data|files|projects?|"
         r"work) (is |are |has |have )?(been )?(gone|missing|lost|deleted|disappeared|vanished)|\bdisappeared\b|"
         r"\bdeleted (it |them )?by (mistake|accident)|\baccidentally deleted",
@@ -206,13 +212,17 @@ def needs_person(text: str) -> str | None:
         and not re.search(r"\b(i|we|my|our|me)\b.{0,40}\b(was|were|got|been|have|has|am|need|want)\b", norm)
     )
     for name, pattern in NEEDS_PERSON.items():
-        if pattern.search(norm) and (name == "human" or not informational):
+        asks_about = bool(re.search(r"^(how|when|what|why|does|do|is|are|will)\b", norm))
+        if pattern.search(norm) and (not informational or (name == "human" and not asks_about)):
             return name
     return None
 
 
 def is_status_request(text: str) -> bool:
-    return bool(STATUS_REQUEST.search(_norm(text)))
+    norm = _norm(text)
+    if re.search(r"^(how (do|can|should|would) (i|we|you)|how to)\b", norm) and "status" not in norm:
+        return False  # "how do I give my ticket number over the phone?" is a how-to question
+    return bool(STATUS_REQUEST.search(norm))
 
 
 def didnt_help(text: str) -> bool:

@@ -14,13 +14,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import snowballstemmer
-from rapidfuzz import fuzz, process
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
 
 _STEMMER = snowballstemmer.stemmer("english")
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 STOPWORDS = frozenset(
     """a about above after again against all am an and any are aren't as at be because been before being below
-    between both but by can can't cannot could couldn't did didn't do does doesn't doing don't down during each few
+    between both but by can can't cannot could couldn't did didn't do does doesn't doing don't during each few
     for from further had hadn't has hasn't have haven't having he her here hers herself him himself his how i i'd
     i'll i'm i've if in into is isn't it it's its itself let's me more most my myself no nor not of off on once only
     or other ought our ours ourselves out over own same she should shouldn't so some such than that that's the their
@@ -28,7 +29,20 @@ STOPWORDS = frozenset(
     we were weren't what what's when where which while who whom why with won't would wouldn't you your yours
     yourself yourselves hi hello hey please thanks thank pls plz just really also get got want wanted need needs
     like know tell help im ive dont cant wont doesnt didnt isnt whats hows way ok okay still thing things something
-    anyone someone guys will able use using used""".split()
+    anyone someone guys will able use using used long many much way ways find found say says said show shows take
+    takes make makes made look looks looking see seen right now later soon never ever always again back even
+    well good great bad weird strange new old first last next sure maybe actually basically probably literally
+    kind sort lot lots bit little every everything nothing anything go going gone come came give gave put try tried
+    trying keep kept let lets wanted wants say think thought mean means wondering wonder hoping hope sorry dumb
+    question quick us one two ones day days today yesterday week time times yet already ago able
+    """.split()
+)
+
+# Words that ask for help without saying about what: a message of only these is too vague to answer.
+GENERIC = frozenset(
+    """question questions issue issues problem problems thing things stuff something help support assist account
+    check earlier before matter concern query info information detail details change changes possible work works
+    working fix sort handle deal right wrong correct okay fine hmm hm um uh confused understand know""".split()
 )
 
 # Everyday support wording: each group's words count as one another.
@@ -39,7 +53,8 @@ SYNONYMS: tuple[tuple[str, ...], ...] = (
     ("charge", "charged", "bill", "billed", "billing", "payment", "debit", "debited", "fee"),
     ("invoice", "receipt", "statement"),
     ("delete", "remove", "erase", "wipe"),
-    ("email", "e-mail", "mail", "inbox"),
+    ("email", "e-mail", "mail", "inbox", "address"),
+    ("contact", "reach", "touch"),
     ("plan", "subscription", "tier", "package", "membership"),
     ("upgrade", "downgrade", "switch", "change"),
     ("member", "teammate", "colleague", "coworker", "seat", "user", "invite"),
@@ -49,7 +64,7 @@ SYNONYMS: tuple[tuple[str, ...], ...] = (
     ("error", "bug", "broken", "crash", "crashes", "crashing", "glitch", "fail", "fails", "failing", "failed"),
     ("outage", "down", "offline", "unavailable", "status"),
     ("notification", "notifications", "alert", "alerts", "notify"),
-    ("integration", "integrate", "connect", "connected", "link", "sync"),
+    ("integration", "integrate", "connect", "connected", "sync"),
     ("price", "pricing", "cost", "costs", "expensive", "cheaper"),
     ("trial", "free"),
     ("locked", "lockout", "locked-out", "blocked", "suspended", "disabled"),
@@ -58,7 +73,19 @@ SYNONYMS: tuple[tuple[str, ...], ...] = (
     ("call", "phone", "ring"),
     ("project", "workspace"),
     ("archive", "archived", "restore", "recover", "undelete"),
-    ("privacy", "gdpr", "personal"),
+    ("privacy", "gdpr", "ccpa"),
+    ("token", "key", "apikey", "secret"),
+    ("undo", "revert", "resume", "reactivate", "reinstate"),
+    ("member", "employee", "staff", "hire", "hired", "people", "newcomer", "colleagues"),
+    ("setup", "enable", "activate", "configure", "turnon"),
+    ("maintenance", "scheduled", "planned", "downtime"),
+    ("fewer", "less", "reduce", "digest", "mute", "quiet"),
+    ("yearly", "annual", "annually", "year"),
+    ("monthly", "month"),
+    ("permission", "permissions", "role", "roles", "allowed", "access", "rights"),
+    ("weekend", "weekends", "hours", "available", "availability", "clock"),
+    ("bills", "invoices"),
+    ("layout", "display", "page", "buttons", "missing"),
     ("card", "creditcard", "visa", "mastercard"),
 )
 
@@ -75,6 +102,11 @@ PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bcredit card\b", "card"),
         (r"\be[- ]mail\b", "email"),
         (r"\bset ?up\b", "setup"),
+        (r"\bturn(ed|ing)? on\b", "turnon"),
+        (r"\bapi (key|token)s?\b", "apikey"),
+        (r"\b(backup|recovery|back-up) codes?\b", "recoverycode"),
+        (r"\bclos(e|ing) (my |our |the )?account\b", "delete account"),
+        (r"\bget in touch\b", "contact"),
         (r"\bcharged (twice|two times|double)\b", "duplicate charge"),
         (r"\bdouble[- ]charged?\b", "duplicate charge"),
         (r"\blocked out\b", "lockout"),
@@ -104,6 +136,11 @@ def words(text: str) -> list[str]:
     return [w for w in _WORD.findall(_fold(text)) if w not in STOPWORDS and len(w) > 1]
 
 
+def is_vague(text: str) -> bool:
+    """True when the message names no topic at all ("I have a question", "there's a problem")."""
+    return all(w in GENERIC for w in words(text))
+
+
 def terms(text: str) -> list[str]:
     return [_stem(w) for w in words(text)]
 
@@ -131,6 +168,7 @@ class _Doc:
     title: str
     passages: list[str]
     passage_terms: list[Counter]
+    title_terms: frozenset[str]
     tf: Counter
     length: int
 
@@ -170,6 +208,8 @@ class Index:
     K1 = 1.2
     B = 0.75
     TITLE_WEIGHT = 3
+    TITLE_SHARE = 0.3  # of the confidence that comes from the question's words being in the title
+    UNKNOWN_WEIGHT = 0.6  # a word the help centre never uses weighs this share of the rarest word
 
     @classmethod
     def build(cls, articles: Iterable[tuple[int, str, str, str]]) -> "Index":
@@ -185,7 +225,10 @@ class Index:
             for counter in passage_terms:
                 tf.update(counter)
             doc_id = len(index.docs)
-            index.docs.append(_Doc(article_id, slug, title, passages, passage_terms, tf, sum(tf.values()) or 1))
+            title_terms = frozenset(terms(title))
+            index.docs.append(
+                _Doc(article_id, slug, title, passages, passage_terms, title_terms, tf, sum(tf.values()) or 1)
+            )
             for term, count in tf.items():
                 postings[term].append((doc_id, count))
         index.postings = dict(postings)
@@ -204,9 +247,13 @@ class Index:
             return term
         if len(term) < 4 or term.isdigit():
             return None
-        candidates = [t for t in self.vocabulary_by_head.get(term[:1], ()) if abs(len(t) - len(term)) <= 2]
-        match = process.extractOne(term, candidates, scorer=fuzz.ratio, score_cutoff=78)
-        return match[0] if match else None
+        candidates = [t for t in self.vocabulary_by_head.get(term[:1], ()) if abs(len(t) - len(term)) <= 1]
+        # One slip (two letters swapped, one missing, extra or wrong) in a short word, two in a long one.
+        slips = 1 if len(term) <= 7 else 2
+        match = process.extractOne(term, candidates, scorer=OSA.distance, score_cutoff=slips)
+        if match is None:
+            return None
+        return match[0]
 
     def _expand(self, query: str) -> list[tuple[frozenset[str], float]]:
         """Each query word as the set of index terms that count for it, with its weight."""
@@ -223,17 +270,23 @@ class Index:
             for synonym in _SYNONYM_OF.get(corrected or term, ()):
                 if synonym in self.postings:
                     group.add(synonym)
-            weight = max((self.idf.get(t, 0.0) for t in group), default=max_idf) if group else max_idf
+            unknown = max_idf * self.UNKNOWN_WEIGHT
+            weight = max((self.idf.get(t, 0.0) for t in group), default=unknown) if group else unknown
+            if raw in GENERIC:
+                weight *= 0.3  # "problem", "question": they say little about which article
             expanded.append((frozenset(group), weight))
         return expanded
 
     def search(self, query: str, limit: int = 5) -> list[Hit]:
+        """The best articles for `query`, each with a confidence: how much of the question it covers,
+        counting words in its title more than words only in its body."""
         expanded = self._expand(query)
         if not expanded or not self.docs:
             return []
         total_weight = sum(w for _, w in expanded) or 1.0
         scores: dict[int, float] = defaultdict(float)
         covered: dict[int, float] = defaultdict(float)
+        in_title: dict[int, float] = defaultdict(float)
         for group, weight in expanded:
             best_for_doc: dict[int, float] = {}
             for term in group:
@@ -245,18 +298,25 @@ class Index:
             for doc_id, score in best_for_doc.items():
                 scores[doc_id] += score
                 covered[doc_id] += weight
-        if not scores:
-            return []
-        ranked = sorted(scores, key=lambda d: (-scores[d], d))[:limit]
-        top, runner_up = scores[ranked[0]], scores[ranked[1]] if len(ranked) > 1 else 0.0
-        hits = []
-        for doc_id in ranked:
-            doc = self.docs[doc_id]
+                if group & self.docs[doc_id].title_terms:
+                    in_title[doc_id] += weight
+
+        def confidence(doc_id: int) -> float:
             coverage = covered[doc_id] / total_weight
-            margin = 1.0 if doc_id != ranked[0] or top == 0 else min(1.0, 0.5 + (top - runner_up) / top)
-            confidence = coverage * (margin if doc_id == ranked[0] else scores[doc_id] / top)
-            hits.append(Hit(doc.article_id, doc.slug, doc.title, round(confidence, 4), self._passage(doc, expanded)))
-        return hits
+            title = in_title[doc_id] / total_weight
+            return coverage * (1 - self.TITLE_SHARE) + title * self.TITLE_SHARE
+
+        ranked = sorted(scores, key=lambda d: (-scores[d] * confidence(d), d))[:limit]
+        return [
+            Hit(
+                self.docs[d].article_id,
+                self.docs[d].slug,
+                self.docs[d].title,
+                round(confidence(d), 4),
+                self._passage(self.docs[d], expanded),
+            )
+            for d in ranked
+        ]
 
     def _passage(self, doc: _Doc, expanded: list[tuple[frozenset[str], float]]) -> str:
         def passage_score(i: int) -> float:

@@ -24,6 +24,7 @@ OFFER_REASONS = {
     "access": "To get you back into your account, someone from the Loophole team needs to verify it's you.",
     "data_loss": "Lost data needs a person from the Loophole team to look into it.",
     "privacy": "Privacy and legal requests are handled by a person from the Loophole team.",
+    "persistent": "Since the usual fixes haven't solved it, a person from the Loophole team should look into it.",
     "human": "I can hand this to a person from the Loophole team.",
     "ticket_request": "I can hand this to a person from the Loophole team.",
 }

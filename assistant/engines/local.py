@@ -1,10 +1,10 @@
 """The built-in local assistant: help-centre retrieval and deterministic rules, no network."""
 
-from assistant import drafting, language, wording
+from assistant import drafting, language, retrieval, wording
 from assistant.engines.base import Decision, Kind, Link, Outcome, Request, Tools
 
 # Below this retrieval confidence the assistant asks one clarifying question, then offers a ticket.
-CONFIDENT = 0.62
+CONFIDENT = 0.5
 
 
 class LocalEngine:
@@ -35,7 +35,7 @@ class LocalEngine:
             # The clarification completes the question before it.
             earlier = [t.text for t in request.history if t.author == "customer"][-1:]
             query = " ".join([*earlier, text])
-        hits = tools.search_help(query, limit=3)
+        hits = [] if retrieval.is_vague(query) else tools.search_help(query, limit=3)
         if hits and hits[0].score >= CONFIDENT:
             best = hits[0]
             answer = f"From our help centre, \u201c{best.title}\u201d:\n\n{best.passage}"
