@@ -157,7 +157,8 @@ NEEDS_PERSON: dict[str, re.Pattern[str]] = {
         r"\bcan'?t get (back )?in\b|\bsomeone (else )?(changed|accessed|logged|got) ",
         "persistent": r"\b(already|i'?ve|i have|i|we) (tried|updated|reinstalled|restarted|cleared|checked|did|done)\b"
         r".{0,80}\b(still|keeps?|again|every time|no luck|same)\b|"
-        r"\b(still|keeps?) (a |the )?(blank|broken|fail|failing|crash|crashing|not work)|\b(three|several|multiple|many|few) times\b|\bevery time\b",
+        r"\b(still|keeps?) (a |the )?(blank|broken|fail|failing|crash|crashing|not work)|"
+        r"\b(three|several|multiple|many|few) times\b|\bevery time\b",
         "data_loss": r"\blost (all )?(my |our )?(data|files|projects?|work|history)|\b(data|files|projects?|"
         r"work) (is |are |has |have )?(been )?(gone|missing|lost|deleted|disappeared|vanished)|\bdisappeared\b|"
         r"\bdeleted (it |them )?by (mistake|accident)|\baccidentally deleted",
