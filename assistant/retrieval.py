@@ -6,6 +6,7 @@ everyday support synonyms bridges casual wording ("money back" -> refund).
 """
 
 import functools
+import heapq
 import math
 import re
 import threading
@@ -200,7 +201,7 @@ class Index:
     """An in-memory BM25 index over published articles; build once, query from many threads."""
 
     docs: list[_Doc] = field(default_factory=list)
-    postings: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    weights: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     idf: dict[str, float] = field(default_factory=dict)
     avg_length: float = 1.0
     vocabulary_by_head: dict[str, list[str]] = field(default_factory=dict)
@@ -231,19 +232,27 @@ class Index:
             )
             for term, count in tf.items():
                 postings[term].append((doc_id, count))
-        index.postings = dict(postings)
         n = len(index.docs) or 1
         index.idf = {t: math.log(1 + (n - len(p) + 0.5) / (len(p) + 0.5)) for t, p in postings.items()}
         index.avg_length = sum(d.length for d in index.docs) / n
+        k1, b, avg = cls.K1, cls.B, index.avg_length
+        # BM25's term-frequency saturation, per posting, computed once.
+        index.weights = {
+            term: [
+                (doc_id, tf * (k1 + 1) / (tf + k1 * (1 - b + b * index.docs[doc_id].length / avg)))
+                for doc_id, tf in plist
+            ]
+            for term, plist in postings.items()
+        }
         heads: dict[str, list[str]] = defaultdict(list)
-        for term in index.postings:
+        for term in index.idf:
             heads[term[:1]].append(term)
         index.vocabulary_by_head = dict(heads)
         return index
 
     def _correct(self, term: str) -> str | None:
         """The help centre's closest word to a misspelt one, or None."""
-        if term in self.postings:
+        if term in self.idf:
             return term
         if len(term) < 4 or term.isdigit():
             return None
@@ -268,7 +277,7 @@ class Index:
             corrected = self._correct(term)
             group = {corrected} if corrected else set()
             for synonym in _SYNONYM_OF.get(corrected or term, ()):
-                if synonym in self.postings:
+                if synonym in self.idf:
                     group.add(synonym)
             unknown = max_idf * self.UNKNOWN_WEIGHT
             weight = max((self.idf.get(t, 0.0) for t in group), default=unknown) if group else unknown
@@ -291,10 +300,10 @@ class Index:
             best_for_doc: dict[int, float] = {}
             for term in group:
                 idf = self.idf[term]
-                for doc_id, tf in self.postings[term]:
-                    doc = self.docs[doc_id]
-                    norm = tf * (self.K1 + 1) / (tf + self.K1 * (1 - self.B + self.B * doc.length / self.avg_length))
-                    best_for_doc[doc_id] = max(best_for_doc.get(doc_id, 0.0), idf * norm)
+                for doc_id, saturated in self.weights[term]:
+                    score = idf * saturated
+                    if score > best_for_doc.get(doc_id, 0.0):
+                        best_for_doc[doc_id] = score
             for doc_id, score in best_for_doc.items():
                 scores[doc_id] += score
                 covered[doc_id] += weight
@@ -306,7 +315,9 @@ class Index:
             title = in_title[doc_id] / total_weight
             return coverage * (1 - self.TITLE_SHARE) + title * self.TITLE_SHARE
 
-        ranked = sorted(scores, key=lambda d: (-scores[d] * confidence(d), d))[:limit]
+        # Re-rank the best BM25 candidates by how much of the question they cover.
+        candidates = heapq.nlargest(max(limit * 10, 50), scores, key=lambda d: (scores[d], -d))
+        ranked = sorted(candidates, key=lambda d: (-scores[d] * confidence(d), d))[:limit]
         return [
             Hit(
                 self.docs[d].article_id,

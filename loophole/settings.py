@@ -173,7 +173,7 @@ CACHES = {
 # OpenAI-compatible model backend; unset: the built-in local assistant.
 OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
 OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="") or None
-OPENAI_MODEL = env.str("OPENAI_MODEL", default="gpt-4o-mini")
+OPENAI_MODEL = env.str("OPENAI_MODEL", default="") or "gpt-4o-mini"  # empty counts as unset
 
 # Twilio SMS and voice; unset: webhooks answer 503 and SMS go through SMS_BACKEND.
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
@@ -186,7 +186,7 @@ _SMS_BACKENDS = {
     "locmem": "channels_io.sms.backends.LocmemBackend",
     "file": "channels_io.sms.backends.FileBackend",
 }
-_sms_backend = env.str("SMS_BACKEND", default="twilio" if TWILIO_CONFIGURED else "console")
+_sms_backend = env.str("SMS_BACKEND", default="") or ("twilio" if TWILIO_CONFIGURED else "console")
 if _sms_backend not in _SMS_BACKENDS and "." not in _sms_backend:
     raise ImproperlyConfigured(
         f"SMS_BACKEND must be one of {', '.join(_SMS_BACKENDS)} or a dotted path, not {_sms_backend!r}"
