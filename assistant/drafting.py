@@ -73,5 +73,8 @@ def draft(history: tuple[Turn, ...], text: str, reason: str, channel: str) -> Ti
     description = "In the customer's words:\n" + "\n".join(f"> {t}" for t in texts)
     if details:
         description += f"\n\nDetails given: {details}"
-    summary = f"{title} (raised on {channel})." + (f" Details: {details}." if details else "")
+    noted = [value for values in found.values() for value in values]
+    summary = f"You told us: \u201c{_clip(' '.join(texts[0].split()), 160)}\u201d" + (
+        f" Details noted: {', '.join(noted)}." if noted else ""
+    )
     return TicketDraft(title=title, description=description, summary=summary)

@@ -77,7 +77,7 @@ def list_tickets(tickets: list[TicketView]) -> str:
 
 def created_text(reference: str, title: str, summary: str, hands_off: bool) -> str:
     text = (
-        f"I've opened support ticket {reference}: \u201c{title}\u201d. {summary} "
+        f"I've opened support ticket {reference}: \u201c{title}\u201d. Summary: {summary} "
         "A confirmation email is on its way to the address on your account."
     )
     if hands_off:
