@@ -74,7 +74,7 @@ def draft(history: tuple[Turn, ...], text: str, reason: str, channel: str) -> Ti
     if details:
         description += f"\n\nDetails given: {details}"
     noted = [value for values in found.values() for value in values]
-    summary = f"You told us: \u201c{_clip(' '.join(texts[0].split()), 160)}\u201d" + (
+    summary = f"You told us: \u201c{_clip(' '.join(texts[0].split()), 160)}\u201d." + (
         f" Details noted: {', '.join(noted)}." if noted else ""
     )
     return TicketDraft(title=title, description=description, summary=summary)
