@@ -11,6 +11,10 @@ class Channel:
     label: str
     # Whether the assistant stops answering once a ticket exists (promise 5: live chat only).
     hands_off_after_ticket: bool = False
+    # Dotted path of `send(message: tickets.models.Message) -> None`, which delivers an assistant or
+    # staff message to the customer (raises OSError to be retried). None: the customer reads it
+    # from the conversation itself (the chat widget, pushed live).
+    sender: str | None = None
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,8 @@ from typing import Any
 from django.dispatch import receiver
 
 from channels_io import push
+from channels_io.delivery import deliver
+from loophole.celery import enqueue_on_commit
 from tickets import signals
 
 
@@ -16,3 +18,8 @@ def poke_on_message(sender: Any, conversation_id: int, message_id: int, **kwargs
 @receiver(signals.ticket_changed)
 def poke_on_ticket(sender: Any, ticket_id: int, conversation_id: int, **kwargs: Any) -> None:
     push.poke(conversation_id)
+
+
+@receiver(signals.staff_replied)
+def deliver_staff_reply(sender: Any, message_id: int, **kwargs: Any) -> None:
+    enqueue_on_commit(deliver, message_id)
