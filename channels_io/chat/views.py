@@ -91,9 +91,12 @@ def _own_conversation(user: Any, conversation_id: int) -> Conversation | None:
     return Conversation.objects.filter(pk=conversation_id, customer=user, channel=CHANNEL).first()
 
 
-def snapshot(conversation_id: int, after: int) -> dict[str, Any]:
-    """State, ticket and the messages after `after` of one conversation (the widget's whole view)."""
-    conversation = Conversation.objects.get(pk=conversation_id)
+def snapshot(conversation_id: int, after: int) -> dict[str, Any] | None:
+    """State, ticket and the messages after `after` of one conversation (the widget's whole view);
+    None once the conversation is gone (purged)."""
+    conversation = Conversation.objects.filter(pk=conversation_id).first()
+    if conversation is None:
+        return None
     messages = Message.objects.filter(conversation_id=conversation_id, id__gt=after).order_by("id")[:PAGE]
     return {
         "state": conversation.state,
@@ -128,7 +131,11 @@ def conversations(request: HttpRequest) -> HttpResponse:
 
 
 def _parse_message(request: HttpRequest) -> tuple[str, str] | JsonResponse:
-    if len(request.body) > MAX_BODY:
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > MAX_BODY or len(request.body) > MAX_BODY:
         return error(f"The message is too long: at most {MAX_TEXT} characters.", 413)
     try:
         data = json.loads(request.body or b"")
@@ -182,13 +189,17 @@ def post_message(request: HttpRequest, conversation_id: int) -> HttpResponse:
     if isinstance(parsed, JsonResponse):
         return parsed
     text, client_id = parsed
+    external_id = f"{conversation.pk}:{client_id}" if client_id else ""
+    if external_id:
+        stored = Message.objects.filter(channel=CHANNEL, external_id=external_id).first()
+        if stored is not None:
+            return JsonResponse(message_json(stored), status=201)  # a retry of a message already stored
     if conversation.state == ConversationState.CLOSED:
         return error("This conversation is closed. Start a new conversation.", 409)
     wait = _rate_limited(request.user.pk)
     if wait:
         logger.warning("chat rate limit hit by customer %s", request.user.pk)
         return error("You're sending messages too quickly. Please wait a moment.", 429, **{"Retry-After": str(wait)})
-    external_id = f"{conversation.pk}:{client_id}" if client_id else ""
     try:
         message = assistant.receive(conversation, text, external_id=external_id)
     except ticket_services.TicketError as exc:
@@ -205,12 +216,20 @@ def tickets(request: HttpRequest) -> HttpResponse:
 
 
 def _after(request: HttpRequest) -> int | None:
-    raw = request.GET.get("after") or request.headers.get("Last-Event-ID") or "0"
-    try:
-        value = int(raw)
-    except ValueError:
-        return None
-    return value if value >= 0 else None
+    """The last message id the client has: the larger of `?after=` and a reconnecting browser's
+    Last-Event-ID (which is newer than the `after` its stream was first opened with)."""
+    values = []
+    for raw in (request.GET.get("after"), request.headers.get("Last-Event-ID")):
+        if raw in (None, ""):
+            continue
+        try:
+            value = int(raw)
+        except ValueError:
+            return None
+        if value < 0:
+            return None
+        values.append(value)
+    return max(values, default=0)
 
 
 async def _auth_conversation(request: HttpRequest, conversation_id: int) -> Conversation | JsonResponse:
@@ -238,13 +257,13 @@ async def messages(request: HttpRequest, conversation_id: int) -> HttpResponse:
     except ValueError:
         return error('"wait" must be a number of seconds.', 400)
     read = _in_thread(snapshot)
-    if not wait:
-        return JsonResponse(await read(conversation.pk, after))
     async with push.Subscription(conversation.pk) as subscription:
         data = await read(conversation.pk, after)
-        if not data["messages"]:
+        if wait and data is not None and not data["messages"]:
             await subscription.wait(wait)
             data = await read(conversation.pk, after)
+    if data is None:
+        return error("No such conversation.", 404)
     return JsonResponse(data)
 
 
@@ -273,6 +292,9 @@ async def _event_stream(conversation_id: int, after: int) -> AsyncIterator[str]:
         yield f"retry: 3000\n: open {timezone.now().isoformat()}\n\n"
         while True:
             data = await read(conversation_id, after)
+            if data is None:
+                yield "event: gone\ndata: {}\n\n"
+                return
             for message in data["messages"]:
                 after = message["id"]
                 yield f"id: {after}\nevent: message\ndata: {json.dumps(message)}\n\n"

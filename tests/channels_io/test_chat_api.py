@@ -211,3 +211,38 @@ def test_a_closed_conversation_refuses_new_messages(api):
     Conversation.objects.filter(pk=cid).update(state="closed")
     response = send(api, cid, {"text": "hello?"})
     assert response.status_code == 409 and "new conversation" in response.json()["error"]
+
+
+def test_a_retry_of_a_stored_message_is_accepted_even_past_the_rate_limit(api, django_capture_on_commit_callbacks):
+    from channels_io.chat import views
+
+    cid = start(api)
+    first = send(api, cid, {"text": "hello", "client_id": "r1"})
+    for i in range(views.RATE_LIMIT):
+        send(api, cid, {"text": f"filler {i}"})
+    again = send(api, cid, {"text": "hello", "client_id": "r1"})
+    assert (again.status_code, again.json()["id"]) == (201, first.json()["id"])
+
+
+def test_a_body_over_the_upload_limit_is_a_json_413(api):
+    cid = start(api)
+    response = send(api, cid, None, raw=b'{"text": "' + b"x" * 3_000_000 + b'"}')
+    assert response.status_code == 413 and "4000" in response.json()["error"]
+    assert not Message.objects.exists()
+
+
+def test_a_csrf_failure_on_the_widget_endpoints_is_json(customer):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(customer)
+    response = client.post("/chat/conversations/")
+    assert response.status_code == 403 and "session" in response.json()["error"]
+    assert "text/html" in client.post("/accounts/logout/").headers["Content-Type"]
+
+
+def test_the_last_event_id_wins_over_an_older_after(api, customer):
+    cid = start(api)
+    first, _ = ticket_services.store_customer_message(cid, "first")
+    ticket_services.store_customer_message(cid, "second")
+    response = api("get", f"/chat/conversations/{cid}/messages/?after=0", HTTP_LAST_EVENT_ID=str(first.pk))
+    assert [m["text"] for m in response.json()["messages"]] == ["second"]
+    assert api("get", f"/chat/conversations/{cid}/messages/?after=0", HTTP_LAST_EVENT_ID="x").status_code == 400
