@@ -56,25 +56,29 @@ def poke(conversation_id: int) -> None:
 async def _listen() -> None:
     """The process's one subscription, kept alive across Redis restarts."""
     while True:
-        client = aioredis.Redis.from_url(settings.REDIS_URL)
+        client = aioredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2)
+        pubsub = client.pubsub()
         try:
-            pubsub = client.pubsub()
             await pubsub.psubscribe(f"{CHANNEL_PREFIX}*")
-            async for item in pubsub.listen():
-                if item.get("type") != "pmessage":
+            while True:
+                # Short reads rather than listen(): the task stays cancellable between them.
+                item = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                if item is None or item.get("type") != "pmessage":
                     continue
                 channel = item["channel"].decode() if isinstance(item["channel"], bytes) else item["channel"]
-                try:
+                with contextlib.suppress(ValueError):
                     _deliver_locally(int(channel.removeprefix(CHANNEL_PREFIX)))
-                except ValueError:
-                    continue
-        except asyncio.CancelledError:
-            raise
         except (redis.RedisError, OSError):
             logger.warning("push: Redis subscription lost, retrying")
             await asyncio.sleep(1)
         finally:
-            await client.aclose()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(_close(client, pubsub)), 2)
+
+
+async def _close(client: aioredis.Redis, pubsub: object) -> None:
+    await pubsub.aclose()  # type: ignore[attr-defined]
+    await client.aclose()
 
 
 class Subscription:

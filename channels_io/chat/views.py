@@ -257,11 +257,14 @@ async def messages(request: HttpRequest, conversation_id: int) -> HttpResponse:
     except ValueError:
         return error('"wait" must be a number of seconds.', 400)
     read = _in_thread(snapshot)
-    async with push.Subscription(conversation.pk) as subscription:
-        data = await read(conversation.pk, after)
-        if wait and data is not None and not data["messages"]:
-            await subscription.wait(wait)
+    if wait:
+        async with push.Subscription(conversation.pk) as subscription:
             data = await read(conversation.pk, after)
+            if data is not None and not data["messages"]:
+                await subscription.wait(wait)
+                data = await read(conversation.pk, after)
+    else:
+        data = await read(conversation.pk, after)
     if data is None:
         return error("No such conversation.", 404)
     return JsonResponse(data)
