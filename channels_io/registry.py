@@ -7,9 +7,9 @@ CHANNELS: dict[str, Channel] = {
     c.slug: c
     for c in (
         Channel("chat", "Live chat", hands_off_after_ticket=True),
-        Channel("sms", "SMS"),
-        Channel("voice", "Phone"),
-        Channel("email", "Email"),
+        Channel("sms", "SMS", sender="channels_io.sms.adapter.send"),
+        Channel("voice", "Phone", sender="channels_io.voice.adapter.send"),
+        Channel("email", "Email", sender="channels_io.email.adapter.send"),
     )
 }
 

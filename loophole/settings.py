@@ -5,6 +5,8 @@ SMS, and the built-in local assistant. PRODUCT.md lists the names; a bad value f
 with ImproperlyConfigured naming it.
 """
 
+import hashlib
+import hmac
 import warnings
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -58,6 +60,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_celery_beat",
+    "anymail",
     "tickets",
     "assistant",
     "channels_io",
@@ -148,6 +151,15 @@ try:
 except (KeyError, ValueError, ImproperlyConfigured) as exc:
     raise ImproperlyConfigured(f"EMAIL_URL is not an email URL (smtp://… or smtp+tls://…): {exc}") from exc
 EMAIL_TIMEOUT = 20
+
+# Inbound email: Postmark's inbound webhook through django-anymail at /anymail/postmark/inbound/.
+# Its basic-auth credentials are derived from SECRET_KEY (no variable of their own): the user is
+# "postmark", the password the first 32 hex digits of HMAC-SHA256(SECRET_KEY, "anymail-inbound-webhook").
+# `manage.py receive_email --webhook-url` prints the URL to paste into Postmark; rotating SECRET_KEY rotates it.
+ANYMAIL = {
+    "WEBHOOK_SECRET": "postmark:"
+    + hmac.new(SECRET_KEY.encode(), b"anymail-inbound-webhook", hashlib.sha256).hexdigest()[:32],
+}
 
 # Redis: Celery broker and cache. Unset: tasks run eagerly in-process, cache in memory.
 REDIS_URL = env.str("REDIS_URL", default="")

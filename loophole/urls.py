@@ -15,5 +15,8 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("help/", include("assistant.urls")),
     path("chat/", include("channels_io.chat.urls")),
+    path("channels/sms/", include("channels_io.sms.urls")),
+    path("channels/voice/", include("channels_io.voice.urls")),
+    path("anymail/", include("channels_io.email.urls")),  # /anymail/postmark/inbound/
     path("admin/", admin.site.urls),
 ]

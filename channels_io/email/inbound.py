@@ -1,0 +1,148 @@
+"""handle_inbound: the one function both inbound paths (webhook, `receive_email`) call.
+
+Store first, then act: the customer's message is committed before anything answers it; a
+redelivery (same Message-ID) is stored once and answered once.
+"""
+
+import enum
+import logging
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from assistant import services as assistant
+from channels_io.email import ids
+from channels_io.email.parsing import TEXT_MAX, Kind, ParsedEmail, RefusedEmail, parse
+from channels_io.tasks import answer
+from loophole.celery import enqueue_on_commit
+from tickets import services as ticket_services
+from tickets.models import Author, Conversation, ConversationState, Message, Status
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "email"
+SUBJECT_PREFIX = "Subject: "
+
+
+class Result(enum.StrEnum):
+    STORED = "stored"  # stored, its answer queued
+    STORED_UNANSWERED = "stored_unanswered"  # an auto-reply kept in its thread, never answered
+    DUPLICATE = "duplicate"  # this Message-ID is stored already
+    IGNORED = "ignored"  # a bounce, our own mail, or an auto-reply to no thread of ours
+
+
+@dataclass(frozen=True)
+class Outcome:
+    result: Result
+    detail: str
+    message_id: int | None = None
+    conversation_id: int | None = None
+
+
+def handle_inbound(raw: bytes, *, envelope_sender: str | None = None) -> Outcome:
+    """Parse one raw message and store it in its conversation (a new one for a new thread), then
+    queue its answer. Idempotent per Message-ID. Raises RefusedEmail with nothing stored."""
+    parsed = parse(raw, envelope_sender=envelope_sender)
+    if parsed.kind in (Kind.BOUNCE, Kind.OWN):
+        logger.info("inbound email ignored: %s", parsed.kind)
+        return Outcome(Result.IGNORED, f"not stored: {parsed.kind}")
+    stored = Message.objects.filter(channel=CHANNEL, external_id=parsed.external_id).first()
+    if stored is not None:
+        logger.info("inbound email is a redelivery of message %s", stored.pk)
+        return Outcome(Result.DUPLICATE, "stored already", stored.pk, stored.conversation_id)
+    if not parsed.text and not parsed.subject:
+        raise RefusedEmail("The message has no text to read.")
+    try:
+        with transaction.atomic():
+            return _store(parsed)
+    except IntegrityError:
+        # The same Message-ID committed by a concurrent delivery meanwhile.
+        stored = Message.objects.filter(channel=CHANNEL, external_id=parsed.external_id).first()
+        if stored is None:
+            raise
+        return Outcome(Result.DUPLICATE, "stored already", stored.pk, stored.conversation_id)
+    except ticket_services.TicketError as exc:
+        raise RefusedEmail(f"The message cannot be stored: {exc}.") from None
+
+
+def _store(parsed: ParsedEmail) -> Outcome:
+    customer = customer_for(parsed.sender)
+    conversation = thread_conversation(parsed, customer)
+    if parsed.kind == Kind.AUTOREPLY:
+        if conversation is None:
+            logger.info("auto-reply to no conversation of ours ignored")
+            return Outcome(Result.IGNORED, "not stored: an auto-reply outside any conversation")
+        message, _created = ticket_services.store_customer_message(
+            conversation.pk, parsed.text, external_id=parsed.external_id, handled=True
+        )
+        logger.info("auto-reply stored as message %s, not answered", message.pk)
+        return Outcome(Result.STORED_UNANSWERED, "stored, not answered: an auto-reply", message.pk, conversation.pk)
+    text = parsed.text
+    if conversation is None:  # a new thread
+        conversation = ticket_services.open_conversation(
+            channel=CHANNEL,
+            customer=customer,
+            sender=parsed.sender,
+            thread=(parsed.references[0] if parsed.references else parsed.message_id)[:255],
+        )
+        text = with_subject(parsed.subject, text)
+        logger.info("email conversation %s started (%s sender)", conversation.pk, "known" if customer else "unknown")
+    message = assistant.receive(conversation, text, external_id=parsed.external_id)
+    if message.handled_at is None:
+        enqueue_on_commit(answer, message.pk)
+    logger.info("inbound email stored as message %s in conversation %s", message.pk, conversation.pk)
+    return Outcome(Result.STORED, "stored, answer queued", message.pk, conversation.pk)
+
+
+def customer_for(address: str):
+    """The active account with this email address (stored lower-cased), or None."""
+    return get_user_model().objects.filter(email=address.lower(), is_active=True).first()
+
+
+def thread_conversation(parsed: ParsedEmail, customer) -> Conversation | None:
+    """The open email conversation of this sender that the message's In-Reply-To/References name:
+    one of our replies, one of the sender's earlier messages, or the thread's root. None: a new thread.
+
+    Only the sender's own conversations can match, whatever the headers say. A thread whose ticket
+    is resolved, or whose sender has been tied to an account since, starts a new conversation.
+    """
+    if not parsed.references:
+        return None
+    ours = {pk for pk in map(ids.conversation_of, parsed.references) if pk is not None}
+    theirs = Message.objects.filter(channel=CHANNEL, external_id__in=parsed.references).values("conversation_id")
+    conversation = (
+        Conversation.objects.filter(channel=CHANNEL, sender=parsed.sender)
+        .filter(Q(pk__in=ours) | Q(pk__in=theirs) | Q(thread__in=parsed.references))
+        .exclude(state=ConversationState.CLOSED)
+        .exclude(ticket__status=Status.RESOLVED)
+        .order_by("-last_message_at", "-pk")
+        .first()
+    )
+    if conversation is None or conversation.customer_id != (customer.pk if customer else None):
+        return None
+    return conversation
+
+
+def with_subject(subject: str, text: str) -> str:
+    """The first message of a thread keeps its subject (often the question itself) when it fits."""
+    if not subject:
+        return text
+    if not text:
+        return f"{SUBJECT_PREFIX}{subject}"
+    prefixed = f"{SUBJECT_PREFIX}{subject}\n\n{text}"
+    return prefixed if len(prefixed) <= TEXT_MAX else text
+
+
+def subject_of(conversation_id: int) -> str:
+    """The subject the thread started with ("" when unknown)."""
+    first = (
+        Message.objects.filter(conversation_id=conversation_id, author=Author.CUSTOMER)
+        .order_by("pk")
+        .only("text")
+        .first()
+    )
+    if first is None or not first.text.startswith(SUBJECT_PREFIX):
+        return ""
+    return first.text[len(SUBJECT_PREFIX) :].split("\n", 1)[0].strip()
