@@ -22,7 +22,10 @@ def raw_bytes(event: AnymailInboundEvent) -> bytes:
     """The message as it arrived: Postmark's RawEmail when included, else anymail's reconstruction."""
     raw = (event.esp_event or {}).get("RawEmail") if isinstance(event.esp_event, dict) else None
     if isinstance(raw, str) and raw:
-        return raw.encode("utf-8", errors="surrogateescape")
+        try:
+            return raw.encode("utf-8", errors="surrogateescape")
+        except UnicodeEncodeError:
+            return raw.encode("utf-8", errors="replace")
     if event.message is None:
         return b""
     try:

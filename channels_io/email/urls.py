@@ -4,11 +4,11 @@ Only the one provider's inbound view is mounted (not every ESP's webhooks). Impo
 here connects them before the first webhook can arrive: the view is reachable only through this URLconf.
 """
 
-from anymail.webhooks.postmark import PostmarkInboundWebhookView
 from django.urls import path
 
 import channels_io.email.receivers  # noqa: F401 - connects the anymail `inbound` receiver
+from channels_io.email.views import InboundWebhookView
 
 urlpatterns = [
-    path("postmark/inbound/", PostmarkInboundWebhookView.as_view(), name="postmark_inbound_webhook"),
+    path("postmark/inbound/", InboundWebhookView.as_view(), name="postmark_inbound_webhook"),
 ]

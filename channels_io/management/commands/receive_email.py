@@ -41,6 +41,8 @@ class Command(BaseCommand):
             self.stdout.write(f"{scheme}://{credentials}@{host}/anymail/postmark/inbound/")
             return
         stream = options.get("stdin") or sys.stdin
+        if getattr(stream, "isatty", lambda: False)():
+            raise CommandError("receive_email reads one message on stdin: pipe it in (receive_email < message.eml).")
         stream = getattr(stream, "buffer", stream)
         raw = stream.read(MAX_RAW + 1)
         if isinstance(raw, str):

@@ -1,6 +1,7 @@
 """Inbound mail through both paths: stored once in the right conversation, answered once, or refused
 with nothing stored."""
 
+import base64
 import io
 import logging
 
@@ -227,3 +228,20 @@ def test_the_webhook_url_is_printed_for_the_operator(settings):
     user, password = settings.ANYMAIL["WEBHOOK_SECRET"].split(":")
     assert out.getvalue().strip() == f"https://{user}:{password}@support.example.com/anymail/postmark/inbound/"
     assert len(password) == 32
+
+
+def test_the_webhook_takes_a_mail_with_a_large_attachment(anna, webhook_auth, django_capture_on_commit_callbacks):
+    picture = base64.encodebytes(bytes(range(256)) * (4 * 4096)).decode()  # 4 MB, over Django's 2.5 MB default
+    raw = eml("attachment").replace(b"iVBORw0KGgoAAAANSUhEUg==", picture.encode())
+    assert len(raw) > 4 * 1024 * 1024
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_webhook(postmark_payload(raw), auth=webhook_auth)
+    assert response.status_code == 200
+    (message,) = customer_messages()
+    assert "[attachment: screenshot.png]" in message.text
+
+
+def test_the_webhook_refuses_a_large_body_without_credentials(anna):
+    raw = eml("attachment") + b"x" * (3 * 1024 * 1024)
+    assert post_webhook(postmark_payload(raw), auth=None).status_code == 400
+    assert not Message.objects.exists()

@@ -1,10 +1,13 @@
 """Reading raw mail: the new text only, any charset, HTML-only, attachments, and what kind of mail it is."""
 
+from email import message_from_bytes, policy
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from channels_io.email.parsing import MAX_RAW, Kind, RefusedEmail, parse
+from channels_io.email.text import html_to_text, latest_reply
 from tests.channels_io.email.conftest import eml
 
 
@@ -164,3 +167,18 @@ def test_damaged_mail_is_parsed_or_refused_never_crashes(seed, cuts):
 def test_html_too_broken_for_the_html_parser_still_gives_its_words():
     raw = eml("html_only").replace(b"<!DOCTYPE html>", b'<!["c>\\?b>[:E html>')
     assert "How do I export my data?" in parse(raw).text
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("outlook_reply", "How do I cancel my subscription?\n\nRegards\nBob"),
+        ("gmail_reply", "Thanks, that worked. How do I export my data?"),
+    ],
+    ids=["outlook", "gmail"],
+)
+def test_the_html_part_alone_also_loses_the_quoted_history(name, expected):
+    html = message_from_bytes(eml(name), policy=policy.default).get_body(("html",)).get_content()
+    text = latest_reply(html_to_text(html))
+    assert text.startswith(expected.split("\n")[0])
+    assert "must not be stored" not in text and "Forgot password" not in text and "wrote:" not in text
