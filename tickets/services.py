@@ -203,9 +203,12 @@ def add_staff_reply(ticket_id: int, *, staff: AbstractBaseUser, text: str) -> Me
 
 @transaction.atomic
 def store_customer_message(
-    conversation_id: int, text: str, *, external_id: str = "", handled: bool = False
+    conversation_id: int, text: str, *, external_id: str = "", handled: bool = False, automatic: bool = False
 ) -> tuple[Message, bool]:
     """Store a customer's message once (by the channel's external id); returns (message, created).
+
+    An `automatic` message (an out-of-office reply) is stored as handled and is not a customer
+    reply: it moves no ticket.
 
     On a conversation with a ticket it counts as activity, and a reply while Waiting on Customer
     moves the ticket back to In Progress.
@@ -224,12 +227,12 @@ def store_customer_message(
         channel=conversation.channel,
         external_id=external_id,
         created_at=now,
-        handled_at=now if handled else None,
+        handled_at=now if handled or automatic else None,
     )
     conversation.last_message_at = now
     conversation.save(update_fields=["last_message_at"])
     _notify_message(message)
-    ticket = Ticket.objects.select_for_update().filter(conversation=conversation).first()
+    ticket = None if automatic else Ticket.objects.select_for_update().filter(conversation=conversation).first()
     if ticket is not None:
         _event(ticket, EventKind.CUSTOMER_REPLY, conversation.customer)
         if ticket.status == Status.WAITING_ON_CUSTOMER:

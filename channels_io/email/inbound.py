@@ -75,7 +75,7 @@ def _store(parsed: ParsedEmail) -> Outcome:
             logger.info("auto-reply to no conversation of ours ignored")
             return Outcome(Result.IGNORED, "not stored: an auto-reply outside any conversation")
         message, _created = ticket_services.store_customer_message(
-            conversation.pk, parsed.text, external_id=parsed.external_id, handled=True
+            conversation.pk, parsed.text, external_id=parsed.external_id, automatic=True
         )
         logger.info("auto-reply stored as message %s, not answered", message.pk)
         return Outcome(Result.STORED_UNANSWERED, "stored, not answered: an auto-reply", message.pk, conversation.pk)

@@ -258,3 +258,16 @@ def test_the_database_refuses_a_resolved_ticket_without_resolution_details():
     ticket = make_ticket()
     with pytest.raises(IntegrityError), transaction.atomic():
         Ticket.objects.filter(pk=ticket.pk).update(status=Status.RESOLVED)
+
+
+def test_an_automatic_reply_while_waiting_moves_nothing():
+    staff = StaffFactory()
+    ticket = ticket_in(Status.WAITING_ON_CUSTOMER, staff)
+    events = TicketEvent.objects.filter(ticket=ticket).count()
+
+    message, _ = services.store_customer_message(ticket.conversation_id, "I am out of office.", automatic=True)
+
+    ticket.refresh_from_db()
+    assert ticket.status == Status.WAITING_ON_CUSTOMER
+    assert TicketEvent.objects.filter(ticket=ticket).count() == events
+    assert message.handled_at is not None
