@@ -1,0 +1,440 @@
+"""The signed Twilio webhook POST /channels/sms/inbound under the production server, with a Celery worker.
+
+    .venv/bin/python bench/sms_webhook.py [--customers 300] [--unknown 60] [--seconds 20] [--rate 50]
+
+Starts (and stops) uvicorn loophole.asgi:application (--loop uvloop --http httptools, 1 worker,
+DEBUG=false) and `celery -A loophole worker --pool=threads --concurrency=4` on a fresh database
+`loophole_smsbench` (on the baseline's PostgreSQL, 127.0.0.1:55432) and Redis db 6 (56379). SMS
+replies go through SMS_BACKEND=file into a temporary directory. Requests are signed beforehand with
+twilio's RequestValidator, each with its own MessageSid, from customers with PhoneNumber rows and
+from unknown numbers, and sent with aiohttp:
+
+(a) saturation: 32 concurrent senders for --seconds: acknowledgements (200 with TwiML) per second,
+    errors; then the baseline's `insert` bench with Django's standard middleware in the same run,
+    and our rate over its rate;
+(b) steady --rate per second, open loop, for --seconds: acknowledgement latency p50/p99 measured
+    from each request's scheduled time;
+(c) once the worker has drained: inbound messages stored vs sent (no loss, no duplicates), and how
+    many got a reply (an assistant message, delivered).
+
+Needs `cd /tmp/baseline && ./services.sh start` (BASELINE_DIR). About 2.5 minutes.
+"""
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlencode
+
+from _common import ROOT, libpq, metric, note
+
+BASELINE_DIR = Path(os.environ.get("BASELINE_DIR", "/tmp/baseline"))
+SHARED_BASELINE = Path("/work/shared/baseline")
+DB_NAME = "loophole_smsbench"
+DB_URL = f"postgres://bench@127.0.0.1:55432/{DB_NAME}"
+REDIS_URL = "redis://127.0.0.1:56379/6"
+TOKEN = "benchtoken"
+ACCOUNT = "ACbench" + "0" * 27
+OUR_NUMBER = "+15555550000"
+PATH = "/channels/sms/inbound"
+CONCURRENCY = 32
+QUESTIONS = [
+    "How do I reset my password?",
+    "My package has not arrived yet, where is it?",
+    "Can I get a refund for a duplicate charge?",
+    "How do I change my delivery address?",
+    "The app crashes when I open settings",
+    "How do I cancel my subscription?",
+    "My discount code is not accepted at checkout",
+    "Where can I download my invoice?",
+]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def background() -> int:
+    sys.path.insert(0, str(SHARED_BASELINE))
+    from noise import background_busy
+
+    busy, steal, load = background_busy(2.0)
+    note(f"background: steal {steal}%, loadavg {load}")
+    return busy
+
+
+def recreate_database() -> None:
+    import psycopg
+
+    with psycopg.connect(libpq(DB_URL, "postgres"), autocommit=True) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        c.execute(f'CREATE DATABASE "{DB_NAME}"')
+
+
+def flush_redis() -> None:
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+def queue_length() -> int:
+    import redis
+
+    r = redis.Redis.from_url(REDIS_URL)
+    return sum(r.llen(key) for key in r.scan_iter("celery*") if r.type(key) == b"list")
+
+
+def seed(env: dict[str, str], customers: int) -> list[str]:
+    """Migrate, then `customers` active users each with one PhoneNumber; returns their numbers."""
+    subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput", "--skip-checks", "-v0"],
+        env=env, cwd=ROOT, check=True,
+    )  # fmt: skip
+    import psycopg
+
+    numbers = [f"+1555{2000000 + i:07d}" for i in range(customers)]
+    with psycopg.connect(libpq(DB_URL), autocommit=True) as c, c.transaction():
+        c.execute(
+            """INSERT INTO loophole_user (password, is_superuser, email, name, is_staff, is_active, date_joined)
+               SELECT '!bench', false, 'sms' || g || '@bench.example', 'SMS customer ' || g, false, true, now()
+               FROM generate_series(1, %s) g""",
+            [customers],
+        )
+        c.execute(
+            """INSERT INTO loophole_phonenumber (user_id, number, created_at)
+               SELECT u.id, '+1555' || lpad((2000000 + g - 1)::text, 7, '0'), now()
+               FROM generate_series(1, %s) g JOIN loophole_user u ON u.email = 'sms' || g || '@bench.example'""",
+            [customers],
+        )
+    return numbers
+
+
+def presign(count: int, public_url: str, known: list[str], unknown: list[str], tag: str) -> list[tuple[str, bytes, str]]:
+    """(MessageSid, form body, signature) for `count` inbound texts; about 1 in 6 from an unknown number."""
+    from twilio.request_validator import RequestValidator
+
+    validator = RequestValidator(TOKEN)
+    url = public_url + PATH
+    out = []
+    for i in range(count):
+        sid = "SM" + uuid.uuid4().hex
+        sender = unknown[i % len(unknown)] if i % 6 == 5 else known[(i * 7919) % len(known)]
+        form = {
+            "ToCountry": "US", "SmsMessageSid": sid, "NumMedia": "0", "SmsSid": sid, "SmsStatus": "received",
+            "Body": f"{QUESTIONS[i % len(QUESTIONS)]} ({tag} {i})", "To": OUR_NUMBER, "NumSegments": "1",
+            "MessageSid": sid, "AccountSid": ACCOUNT, "From": sender, "ApiVersion": "2010-04-01",
+        }  # fmt: skip
+        out.append((sid, urlencode(form).encode(), validator.compute_signature(url, form)))
+    return out
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, max(0, round(q / 100 * len(values)) - 1))]
+
+
+class Sent:
+    """Every request sent, by MessageSid: the HTTP status (0 for a transport error)."""
+
+    def __init__(self) -> None:
+        self.status: dict[str, int] = {}
+        self.errors: dict[str, int] = {}
+
+    def record(self, sid: str, status: int, ok: bool, what: str = "") -> None:
+        self.status[sid] = status if ok else -abs(status or 1)
+        if not ok:
+            key = what or f"http {status}"
+            self.errors[key] = self.errors.get(key, 0) + 1
+
+
+async def post(session, base: str, item: tuple[str, bytes, str], sent: Sent) -> bool:
+    import aiohttp
+
+    sid, body, signature = item
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature}
+    try:
+        async with session.post(base + PATH, data=body, headers=headers) as response:
+            text = await response.text()
+            ok = response.status == 200 and "<Response" in text
+            sent.record(sid, response.status, ok)
+            return ok
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        sent.record(sid, 0, False, type(exc).__name__)
+        return False
+
+
+async def saturate(base: str, items: list, seconds: float, sent: Sent) -> tuple[int, float, list[float]]:
+    import aiohttp
+
+    it = iter(items)
+    acks = 0
+    latencies: list[float] = []
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY), timeout=timeout) as session:
+        deadline = time.perf_counter() + seconds
+
+        async def sender() -> None:
+            nonlocal acks
+            while time.perf_counter() < deadline:
+                item = next(it, None)
+                if item is None:
+                    return
+                t = time.perf_counter()
+                if await post(session, base, item, sent):
+                    acks += 1
+                    latencies.append(time.perf_counter() - t)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(sender() for _ in range(CONCURRENCY)))
+        elapsed = time.perf_counter() - started
+    return acks, elapsed, latencies
+
+
+async def steady(base: str, items: list, rate: float, sent: Sent) -> tuple[list[float], float]:
+    """Open loop: request i leaves at start + i/rate whatever came before; latency from that time."""
+    import aiohttp
+
+    latencies: list[float] = []
+    lags: list[float] = []
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=timeout) as session:
+        loop = asyncio.get_running_loop()
+        start = loop.time() + 0.2
+
+        async def one(i: int, item) -> None:
+            at = start + i / rate
+            await asyncio.sleep(max(0.0, at - loop.time()))
+            lags.append(loop.time() - at)
+            if await post(session, base, item, sent):
+                latencies.append(loop.time() - at)
+
+        await asyncio.gather(*(one(i, item) for i, item in enumerate(items)))
+    return latencies, max(lags, default=0.0)
+
+
+def wait_http(base: str, proc: subprocess.Popen, log: Path) -> None:
+    import urllib.error
+    import urllib.request
+
+    for _ in range(150):
+        if proc.poll() is not None:
+            sys.exit(f"the server exited:\n{log.read_text()[-3000:]}")
+        try:
+            urllib.request.urlopen(base + PATH, timeout=1)
+            return
+        except urllib.error.HTTPError:
+            return  # 405 to a GET: it is up
+        except OSError:
+            time.sleep(0.2)
+    sys.exit(f"the server did not start:\n{log.read_text()[-3000:]}")
+
+
+def counts() -> dict[str, int]:
+    import psycopg
+
+    with psycopg.connect(libpq(DB_URL), autocommit=True) as c:
+        row = c.execute(
+            """SELECT
+                 count(*) FILTER (WHERE author = 'customer'),
+                 count(DISTINCT external_id) FILTER (WHERE author = 'customer'),
+                 count(*) FILTER (WHERE author = 'customer' AND handled_at IS NULL),
+                 count(*) FILTER (WHERE author <> 'customer'),
+                 count(*) FILTER (WHERE author <> 'customer' AND handled_at IS NULL)
+               FROM tickets_message WHERE channel = 'sms'"""
+        ).fetchone()
+        replied = c.execute(
+            """SELECT count(DISTINCT m.id) FROM tickets_message m
+               JOIN tickets_message r ON r.reply_to_id = m.id AND r.handled_at IS NOT NULL
+               WHERE m.channel = 'sms' AND m.author = 'customer'"""
+        ).fetchone()[0]
+        dup_conv = c.execute(
+            """SELECT count(*) FROM (SELECT sender FROM tickets_conversation WHERE channel = 'sms'
+               AND state <> 'closed' GROUP BY sender HAVING count(*) > 1) s"""
+        ).fetchone()[0]
+        conversations = c.execute("SELECT count(*) FROM tickets_conversation WHERE channel = 'sms'").fetchone()[0]
+    return {
+        "customer": row[0], "distinct_sids": row[1], "unanswered": row[2], "outbound": row[3],
+        "undelivered": row[4], "replied": replied, "dup_conversations": dup_conv, "conversations": conversations,
+    }  # fmt: skip
+
+
+def stored_sids() -> set[str]:
+    import psycopg
+
+    with psycopg.connect(libpq(DB_URL), autocommit=True) as c:
+        rows = c.execute("SELECT external_id FROM tickets_message WHERE channel = 'sms' AND author = 'customer'")
+        return {r[0] for r in rows}
+
+
+def drain(timeout: float) -> tuple[float, dict[str, int]]:
+    """Wait until the queue is empty and no customer text or reply is left unhandled; seconds waited."""
+    started = time.perf_counter()
+    last = None
+    while time.perf_counter() - started < timeout:
+        c = counts()
+        if queue_length() == 0 and c["unanswered"] == 0 and c["undelivered"] == 0:
+            return time.perf_counter() - started, c
+        if c != last:
+            last = c
+        time.sleep(1.0)
+    return time.perf_counter() - started, counts()
+
+
+def baseline_insert() -> float | None:
+    cmd = "set -e; . ./env.sh; RUNS=1 BARE_MIDDLEWARE=standard TAG=mw ./http_bench.sh uvicorn insert"
+    result = subprocess.run(["bash", "-c", cmd], cwd=BASELINE_DIR, capture_output=True, text=True)
+    for line in result.stdout.splitlines():
+        if line.startswith("#") or re.match(r"^\s+insert\s", line):
+            note(f"baseline: {line.strip().lstrip('# ')}")
+    m = re.search(r"^\s+insert\s+(\d+) req/s.*errors (\d+)", result.stdout, re.M)
+    if result.returncode or not m:
+        note(f"baseline insert failed ({result.returncode}): {result.stderr[-800:]}")
+        return None
+    return float(m.group(1))
+
+
+def stop(proc: subprocess.Popen | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--customers", type=int, default=300)
+    parser.add_argument("--unknown", type=int, default=60)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--rate", type=float, default=50.0)
+    parser.add_argument("--keep", action="store_true", help="leave the database loophole_smsbench")
+    args = parser.parse_args()
+
+    metric("background_busy", background(), "%")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    tmp = Path(tempfile.mkdtemp(prefix="sms-bench-"))
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "loophole.settings",
+        "DEBUG": "false", "SECRET_KEY": "bench", "ALLOWED_HOSTS": "127.0.0.1", "PUBLIC_URL": base,
+        "DATABASE_URL": DB_URL, "REDIS_URL": REDIS_URL,
+        "TWILIO_ACCOUNT_SID": ACCOUNT, "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_PHONE_NUMBER": OUR_NUMBER,
+        "SMS_BACKEND": "file", "SMS_FILE_PATH": str(tmp / "sms"), "OPENAI_API_KEY": "",
+        "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
+    }  # fmt: skip
+    server = worker = None
+    try:
+        recreate_database()
+        flush_redis()
+        known = seed(env, args.customers)
+        unknown = [f"+1555{7000000 + i:07d}" for i in range(args.unknown)]
+        note(f"{args.customers} customers with a phone number, {args.unknown} unknown numbers; server on {base}")
+        sat_items = presign(int(args.seconds * 600) + 2000, base, known, unknown, "sat")
+        warm_items, sat_items = sat_items[:200], sat_items[200:]
+        steady_items = presign(int(args.seconds * args.rate), base, known, unknown, "steady")
+
+        server_log, worker_log = tmp / "uvicorn.log", tmp / "celery.log"
+        server = subprocess.Popen(
+            [str(BIN / "uvicorn"), "loophole.asgi:application", "--loop", "uvloop", "--http", "httptools",
+             "--workers", "1", "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"],
+            cwd=ROOT, env=env, stdout=server_log.open("w"), stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        worker = subprocess.Popen(
+            [str(BIN / "celery"), "-A", "loophole", "worker", "--pool=threads", "--concurrency=4",
+             "--loglevel=warning", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            cwd=ROOT, env=env, stdout=worker_log.open("w"), stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        wait_http(base, server, server_log)
+        sent = Sent()
+
+        # (a) saturation
+        asyncio.run(saturate(base, warm_items, 2.0, sent))
+        acks, elapsed, sat_lat = asyncio.run(saturate(base, sat_items, args.seconds, sent))
+        sat_errors = sum(1 for s in sent.status.values() if s < 0)
+        rate = acks / elapsed
+        metric("sms_saturation_acks_per_second", rate, "req/s")
+        metric("sms_saturation_ack_p50", percentile(sat_lat, 50) * 1000, "ms")
+        metric("sms_saturation_ack_p99", percentile(sat_lat, 99) * 1000, "ms")
+        metric("sms_saturation_errors", sat_errors, "")
+        if sent.errors:
+            note(f"errors by kind: {sent.errors}")
+        waited, c = drain(300)
+        metric("sms_worker_drain_after_saturation", waited, "s")
+        bare = baseline_insert()
+        if bare:
+            metric("bare_insert_mw_rps", bare, "req/s")
+            metric("sms_saturation_ratio_to_bare_insert", rate / bare, "x")
+
+        # (b) steady open-loop load
+        before = len(sent.errors) and sum(sent.errors.values())
+        latencies, lag = asyncio.run(steady(base, steady_items, args.rate, sent))
+        steady_errors = sum(sent.errors.values()) - (before or 0)
+        metric("sms_steady_rate", args.rate, "req/s")
+        metric("sms_steady_ack_p50", percentile(latencies, 50) * 1000, "ms")
+        metric("sms_steady_ack_p99", percentile(latencies, 99) * 1000, "ms")
+        metric("sms_steady_ack_max", max(latencies, default=float("nan")) * 1000, "ms")
+        metric("sms_steady_errors", steady_errors, "")
+        note(f"latency is from each request's scheduled send time; the client's worst scheduling lag was "
+             f"{lag * 1000:.1f} ms")  # fmt: skip
+
+        # (c) after the load
+        waited, c = drain(300)
+        metric("sms_worker_drain_seconds", waited, "s")
+        stored = stored_sids()
+        sids = set(sent.status)
+        acked = {sid for sid, s in sent.status.items() if s == 200}
+        metric("sms_inbound_sent", len(sids), "")
+        metric("sms_inbound_acknowledged", len(acked), "")
+        metric("sms_inbound_stored", c["customer"], "")
+        metric("sms_inbound_duplicates", c["customer"] - c["distinct_sids"], "")
+        metric("sms_inbound_lost", len(acked - stored), "")
+        metric("sms_inbound_stored_not_sent", len(stored - sids), "")
+        metric("sms_inbound_replied", c["replied"], "")
+        metric("sms_inbound_unanswered", c["unanswered"], "")
+        files = len(list((tmp / "sms").glob("*.json"))) if (tmp / "sms").exists() else 0
+        metric("sms_replies_sent_by_backend", files, "")
+        note(f"sms conversations {c['conversations']}, numbers with more than one open conversation "
+             f"{c['dup_conversations']}, outbound messages {c['outbound']}")  # fmt: skip
+        for name, log in (("uvicorn", server_log), ("celery", worker_log)):
+            errors = [line for line in log.read_text(errors="replace").splitlines() if "ERROR" in line or
+                      "Traceback" in line]  # fmt: skip
+            if errors:
+                note(f"{name} log: {len(errors)} error lines, first: {errors[0][:200]}")
+            kinds = sorted({m.group(0)[:160] for m in re.finditer(r"^[\w.]+(Error|Exception|Timeout)\b.*$",
+                                                                    log.read_text(errors="replace"), re.M)})
+            if kinds:
+                note(f"{name} log exceptions: {'; '.join(kinds[:5])}")
+    finally:
+        stop(server)
+        stop(worker)
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not args.keep:
+            try:
+                import psycopg
+
+                with psycopg.connect(libpq(DB_URL, "postgres"), autocommit=True) as c:
+                    c.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+            except Exception as exc:
+                note(f"could not drop {DB_NAME}: {exc}")
+
+
+if __name__ == "__main__":
+    main()
