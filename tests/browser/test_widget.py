@@ -394,8 +394,12 @@ def test_another_customers_conversation_is_not_restored(new_page):
     open_chat(page)
     wait_until(lambda: Conversation.objects.filter(customer=customer).exists(), timeout=10, what="a new conversation")
     mine = Conversation.objects.get(customer=customer)
-    stored = page.evaluate("key => localStorage.getItem(key)", f"loophole.chat.conversation.{customer.pk}")
-    assert stored == str(mine.pk)
+    # The widget stores the new id once the server's 201 arrives, a moment after the row exists.
+    page.wait_for_function(
+        "([key, id]) => localStorage.getItem(key) === id",
+        arg=[f"loophole.chat.conversation.{customer.pk}", str(mine.pk)],
+        timeout=5000,
+    )
     expect(page.get_by_text("Stranger's secret")).to_have_count(0)
 
 
