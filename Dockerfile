@@ -1,19 +1,27 @@
 FROM python:3.11-slim
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONPATH=/app
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONPATH=/app
 WORKDIR /app
-# Dependencies first, so a code change does not reinstall them.
-COPY pyproject.toml README.md ./
-COPY loophole ./loophole
-COPY tickets ./tickets
-COPY assistant ./assistant
-COPY channels_io ./channels_io
-RUN pip install --no-cache-dir .
-# The source tree (templates, static, help articles, manage.py); PYTHONPATH=/app makes uvicorn, celery and
-# manage.py all import this copy, templates included.
+
+# The pinned dependencies first, read from pyproject.toml: a code change does not reinstall them.
+COPY pyproject.toml ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > /tmp/requirements.txt \
+    && pip install --no-cache-dir -r /tmp/requirements.txt \
+    && rm /tmp/requirements.txt
+
+# Then the project itself. The source tree stays in /app (templates, static files, help articles and
+# manage.py live beside the packages); PYTHONPATH=/app makes uvicorn, celery and manage.py import this copy.
 COPY . .
-RUN useradd --create-home --uid 1000 loophole \
+RUN pip install --no-cache-dir . \
+    && rm -rf build *.egg-info \
+    && useradd --create-home --uid 1000 loophole \
     && mkdir -p /app/staticfiles /app/sms-messages \
-    && chown -R loophole /app/staticfiles /app/sms-messages
+    && chown loophole /app/staticfiles /app/sms-messages
+
 USER loophole
 EXPOSE 8000
 CMD ["uvicorn", "loophole.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers"]
