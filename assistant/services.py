@@ -91,10 +91,11 @@ def _store(conversation: Conversation, message: Message, outcome: Outcome, text:
     return Reply(outcome, text, links=tuple(links), message_id=stored.pk, **extra)
 
 
-def _lock(message_id: int) -> tuple[Message, Conversation]:
+def _lock(message_id: int, conversation_id: int) -> tuple[Message, Conversation]:
+    conversation = (
+        Conversation.objects.select_for_update(of=("self",)).select_related("customer").get(pk=conversation_id)
+    )
     message = Message.objects.get(pk=message_id)
-    conversation = Conversation.objects.select_for_update().get(pk=message.conversation_id)
-    message.refresh_from_db()
     return message, conversation
 
 
@@ -102,29 +103,33 @@ def respond(message_id: int, *, hands_off: bool = False, engine: Engine | None =
     """Answer one stored customer message, exactly once. Safe to call twice: the second call returns
     the first reply. `hands_off` says whether this channel hands the chat to staff after a ticket.
 
-    The engine runs with no lock held; the decision is applied under the conversation's lock.
+    The engine runs with no lock held; what it decided is applied under the conversation's lock, after
+    checking again that the message is unanswered and the conversation still takes an answer.
     """
-    with transaction.atomic():
-        message, conversation = _lock(message_id)
-        if message.author != Author.CUSTOMER:
-            raise ValueError(f"message {message_id} is not a customer message")
-        if message.handled_at is not None:
-            return _existing_reply(message)
-        gated = _gate(message, conversation, hands_off=hands_off)
-        if gated is not None:
-            return gated
-        request = Request(
-            text=message.text,
-            history=_history(message),
-            channel=conversation.channel,
-            customer_known=conversation.customer_id is not None,
-        )
-        tools = CustomerTools(conversation.customer)
+    message = Message.objects.select_related("conversation__customer").get(pk=message_id)
+    conversation = message.conversation
+    if message.author != Author.CUSTOMER:
+        raise ValueError(f"message {message_id} is not a customer message")
+    if message.handled_at is not None:
+        return _existing_reply(message)
+    if conversation.state != ConversationState.ASSISTANT:
+        with transaction.atomic():  # an offer to answer, a hand-off: decided by code, under the lock
+            message, conversation = _lock(message_id, conversation.pk)
+            if message.handled_at is not None:
+                return _existing_reply(message)
+            gated = _gate(message, conversation, hands_off=hands_off)
+            if gated is not None:
+                return gated
+    request = Request(
+        text=message.text,
+        history=_history(message),
+        channel=conversation.channel,
+        customer_known=conversation.customer_id is not None,
+    )
+    decision = _decide(engine or get_engine(), request, CustomerTools(conversation.customer))
 
-    decision = _decide(engine or get_engine(), request, tools)
-
     with transaction.atomic():
-        message, conversation = _lock(message_id)
+        message, conversation = _lock(message_id, conversation.pk)
         if message.handled_at is not None:
             return _existing_reply(message)
         if conversation.state != ConversationState.ASSISTANT or (

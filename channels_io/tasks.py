@@ -22,8 +22,8 @@ def answer(message_id: int) -> None:
         return  # purged meanwhile
     channel = registry.get(message.channel)
     reply = assistant.respond(message_id, hands_off=channel.hands_off_after_ticket)
-    if reply.message_id is not None:
-        deliver.delay(reply.message_id)
+    if reply.message_id is not None and channel.sender is not None:
+        deliver.delay(reply.message_id)  # a channel without a sender (chat) is reached by the push alone
 
 
 @shared_task(name="channels_io.sweep_unanswered")

@@ -7,6 +7,7 @@ app_name = "chat"
 urlpatterns = [
     path("conversations/", views.conversations, name="conversations"),
     path("conversations/<int:conversation_id>/messages/", views.messages_endpoint, name="messages"),
+    path("conversations/<int:conversation_id>/poll/", views.poll, name="poll"),
     path("conversations/<int:conversation_id>/events/", views.events, name="events"),
     path("tickets/", views.tickets, name="tickets"),
 ]

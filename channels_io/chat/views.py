@@ -12,8 +12,9 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.core.cache import cache
-from django.db import close_old_connections, connection
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.db import close_old_connections, connection, connections
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -93,15 +94,22 @@ def _own_conversation(user: Any, conversation_id: int) -> Conversation | None:
 
 def snapshot(conversation_id: int, after: int) -> dict[str, Any] | None:
     """State, ticket and the messages after `after` of one conversation (the widget's whole view);
-    None once the conversation is gone (purged)."""
-    conversation = Conversation.objects.filter(pk=conversation_id).first()
+    None once the conversation is gone (purged). Two queries: the stream runs this on every poke."""
+    conversation = Conversation.objects.select_related("ticket").filter(pk=conversation_id).first()
     if conversation is None:
         return None
-    messages = Message.objects.filter(conversation_id=conversation_id, id__gt=after).order_by("id")[:PAGE]
+    rows = (
+        Message.objects.filter(conversation_id=conversation_id, id__gt=after)
+        .order_by("id")
+        .values_list("id", "author", "text", "created_at")[:PAGE]
+    )
     return {
         "state": conversation.state,
-        "ticket": ticket_json(Ticket.objects.filter(conversation_id=conversation_id).first()),
-        "messages": [message_json(m) for m in messages],
+        "ticket": ticket_json(getattr(conversation, "ticket", None)),
+        "messages": [
+            {"id": pk, "author": author, "text": text, "created_at": created_at.isoformat()}
+            for pk, author, text, created_at in rows
+        ],
     }
 
 
@@ -190,14 +198,13 @@ def post_message(request: HttpRequest, conversation_id: int) -> HttpResponse:
         return parsed
     text, client_id = parsed
     external_id = f"{conversation.pk}:{client_id}" if client_id else ""
-    if external_id:
-        stored = Message.objects.filter(channel=CHANNEL, external_id=external_id).first()
-        if stored is not None:
-            return JsonResponse(message_json(stored), status=201)  # a retry of a message already stored
     if conversation.state == ConversationState.CLOSED:
         return error("This conversation is closed. Start a new conversation.", 409)
     wait = _rate_limited(request.user.pk)
     if wait:
+        stored = Message.objects.filter(channel=CHANNEL, external_id=external_id).first() if external_id else None
+        if stored is not None:
+            return JsonResponse(message_json(stored), status=201)  # a retry of a message stored before the limit
         logger.warning("chat rate limit hit by customer %s", request.user.pk)
         return error("You're sending messages too quickly. Please wait a moment.", 429, **{"Retry-After": str(wait)})
     try:
@@ -232,8 +239,18 @@ def _after(request: HttpRequest) -> int | None:
     return max(values, default=0)
 
 
+def _release_connections() -> None:
+    for conn in connections.all(initialized_only=True):
+        conn.close()
+
+
 async def _auth_conversation(request: HttpRequest, conversation_id: int) -> Conversation | JsonResponse:
-    user = await request.auser()
+    """The customer's conversation, or the error to answer. Gives back the database connection the
+    session lookup took in the request's thread: a stream open for minutes must not keep it from the pool."""
+    try:
+        user = await request.auser()
+    finally:
+        await sync_to_async(_release_connections)()  # in the request's thread, which opened it
     if not user.is_authenticated:
         return error("Log in to chat with Loophole AI.", 401)
     conversation = await _in_thread(_own_conversation)(user, conversation_id)
@@ -242,10 +259,30 @@ async def _auth_conversation(request: HttpRequest, conversation_id: int) -> Conv
     return conversation
 
 
-async def messages(request: HttpRequest, conversation_id: int) -> HttpResponse:
-    """GET …/messages/?after=<id>[&wait=<seconds>]: new messages; with `wait`, a long poll."""
+@require_GET
+@customer_required
+def messages(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """GET …/messages/?after=<id>: the messages after that id, the state and the ticket. With `wait`
+    (the long poll of older widgets) it redirects to …/poll/, which waits without holding a thread."""
+    if "wait" in request.GET:
+        poll_url = reverse("chat:poll", args=[conversation_id])
+        return HttpResponseRedirect(f"{poll_url}?{request.GET.urlencode()}", status=307)
+    if _own_conversation(request.user, conversation_id) is None:
+        return error("No such conversation.", 404)
+    after = _after(request)
+    if after is None:
+        return error('"after" must be a message id.', 400)
+    data = snapshot(conversation_id, after)
+    if data is None:
+        return error("No such conversation.", 404)
+    return JsonResponse(data)
+
+
+async def poll(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """GET …/poll/?after=<id>&wait=<seconds>: like …/messages/, but waits up to `wait` seconds (25 at
+    most) for a new message: the long-poll fallback of the event stream."""
     if request.method != "GET":
-        return error("Use GET here, or POST to …/messages/ to send.", 405)
+        return error("Use GET.", 405)
     conversation = await _auth_conversation(request, conversation_id)
     if isinstance(conversation, JsonResponse):
         return conversation
@@ -257,14 +294,11 @@ async def messages(request: HttpRequest, conversation_id: int) -> HttpResponse:
     except ValueError:
         return error('"wait" must be a number of seconds.', 400)
     read = _in_thread(snapshot)
-    if wait:
-        async with push.Subscription(conversation.pk) as subscription:
-            data = await read(conversation.pk, after)
-            if data is not None and not data["messages"]:
-                await subscription.wait(wait)
-                data = await read(conversation.pk, after)
-    else:
+    async with push.Subscription(conversation.pk) as subscription:
         data = await read(conversation.pk, after)
+        if data is not None and not data["messages"] and wait:
+            await subscription.wait(wait)
+            data = await read(conversation.pk, after)
     if data is None:
         return error("No such conversation.", 404)
     return JsonResponse(data)
@@ -314,8 +348,9 @@ async def _event_stream(conversation_id: int, after: int) -> AsyncIterator[str]:
                 yield ": heartbeat\n\n"
 
 
-async def messages_endpoint(request: HttpRequest, conversation_id: int) -> HttpResponse:
-    """POST sends a message (stored in a worker thread); GET reads, or long-polls, without one."""
+@require_http_methods(["GET", "POST"])
+def messages_endpoint(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """POST sends a message; GET reads the messages after `?after=`."""
     if request.method == "POST":
-        return await sync_to_async(post_message)(request, conversation_id)
-    return await messages(request, conversation_id)
+        return post_message(request, conversation_id)
+    return messages(request, conversation_id)

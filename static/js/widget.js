@@ -48,6 +48,7 @@
     conversationsUrl: root.dataset.conversationsUrl,
     messagesUrl: root.dataset.messagesUrl,
     eventsUrl: root.dataset.eventsUrl,
+    pollUrl: root.dataset.pollUrl,
     ticketsUrl: root.dataset.ticketsUrl,
   };
   const STORAGE_KEY = "loophole.chat.conversation." + config.userId;
@@ -584,7 +585,7 @@
       S.pollAbort = controller;
       const timer = setTimeout(() => controller.abort(), (LONG_POLL_WAIT + 15) * 1000);
       try {
-        const url = urlFor(config.messagesUrl, S.conversationId) + "?after=" + S.lastId + "&wait=" + LONG_POLL_WAIT;
+        const url = urlFor(config.pollUrl, S.conversationId) + "?after=" + S.lastId + "&wait=" + LONG_POLL_WAIT;
         const result = await api("GET", url, undefined, controller.signal);
         if (generation !== S.generation) {
           return;

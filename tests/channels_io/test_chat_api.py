@@ -203,7 +203,15 @@ def test_a_bad_after_is_a_400(api):
     cid = start(api)
     assert api("get", f"/chat/conversations/{cid}/messages/?after=abc").status_code == 400
     assert api("get", f"/chat/conversations/{cid}/messages/?after=-3").status_code == 400
-    assert api("get", f"/chat/conversations/{cid}/messages/?wait=soon").status_code == 400
+    assert api("get", f"/chat/conversations/{cid}/poll/?wait=soon").status_code == 400
+    assert api("get", f"/chat/conversations/{cid}/poll/?after=x&wait=1").status_code == 400
+
+
+def test_the_old_long_poll_url_redirects_to_the_poll_endpoint(api):
+    cid = start(api)
+    response = api("get", f"/chat/conversations/{cid}/messages/?after=4&wait=25")
+    assert response.status_code == 307
+    assert response["Location"] == f"/chat/conversations/{cid}/poll/?after=4&wait=25"
 
 
 def test_a_closed_conversation_refuses_new_messages(api):

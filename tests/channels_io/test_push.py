@@ -98,7 +98,7 @@ async def test_a_long_poll_returns_as_soon_as_a_message_arrives():
 
     task = asyncio.ensure_future(reply_soon())
     started = time.monotonic()
-    response = await client.get(f"/chat/conversations/{conversation.pk}/messages/?after={latest}&wait=10")
+    response = await client.get(f"/chat/conversations/{conversation.pk}/poll/?after={latest}&wait=10")
     await task
     assert time.monotonic() - started < 5
     assert [m["text"] for m in response.json()["messages"]] == ["polled"]
