@@ -68,7 +68,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "loophole.middleware.ContentSecurityPolicyMiddleware",
     "loophole.middleware.StaticFilesMiddleware",
+    "loophole.middleware.RateLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -215,9 +217,27 @@ SMS_FILE_PATH = env.str("SMS_FILE_PATH", default=str(BASE_DIR / "sms-messages"))
 TICKET_RETENTION_DAYS = 30
 PURGE_BATCH_SIZE = 1000
 
+# Abuse limits (constants, not variables). Per client IP (REMOTE_ADDR, as the ASGI server gives it),
+# requests a minute: the widget's endpoints, and each inbound webhook (Twilio and mail providers
+# call from many addresses; this passes a real provider's burst). Loopback is not counted.
+RATE_LIMIT_CHAT_PER_IP = 300
+RATE_LIMIT_WEBHOOKS_PER_IP = 600
+RATE_LIMIT_EXEMPT_IPS = frozenset({"127.0.0.1", "::1"})
+# Log-in lock-out: this many failures for one account, or from one IP, within a window lock it.
+LOGIN_FAILURES_PER_ACCOUNT = 5
+LOGIN_FAILURES_PER_IP = 20
+LOGIN_FAILURE_WINDOW = 15 * 60  # seconds
+LOGIN_LOCKOUT_SECONDS = 15 * 60  # not shorter than the window: a lock outlasts the failures behind it
+# Only our own origin: the widget is one static script, styles are static files, no inline code.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; font-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = _public.scheme == "https"
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # a load balancer may check over plain HTTP inside the network
     SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _public.scheme == "https"
     SECURE_HSTS_SECONDS = 31536000 if _public.scheme == "https" else 0
     SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
@@ -230,5 +250,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": "INFO"},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "twilio.http_client": {"level": "WARNING"},  # logs request URLs and query strings at INFO
+    },
 }

@@ -64,6 +64,10 @@ class TicketAdmin(admin.ModelAdmin):
     sortable_by = ("last_activity_at",)
     show_full_result_count = False
     paginator = CappedCountPaginator
+
+    class Media:
+        css = {"all": ("css/admin.css",)}  # the transcript's styles (no inline styles: see the CSP)
+
     search_fields = ("title",)
     search_help_text = "A ticket ID (LH-…), a customer's email address, or words from the title."
     actions = ("assign_to_me", "mark_in_progress")
@@ -99,11 +103,10 @@ class TicketAdmin(admin.ModelAdmin):
     def transcript(self, ticket: Ticket) -> str:
         rows = Message.objects.filter(conversation_id=ticket.conversation_id).select_related("staff").order_by("id")
         return format_html(
-            '<ol class="loophole-transcript" style="list-style:none;padding:0;margin:0;">{}</ol>',
+            '<ol class="loophole-transcript">{}</ol>',
             format_html_join(
                 "",
-                '<li style="margin:0 0 10px;"><strong>{}</strong> <small>{}</small>'
-                '<div style="white-space:pre-wrap;">{}</div></li>',
+                "<li><strong>{}</strong> <small>{}</small><div>{}</div></li>",
                 (
                     (
                         m.staff.get_full_name() if m.staff else m.get_author_display(),

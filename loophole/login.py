@@ -1,0 +1,112 @@
+"""Log-in lock-out, for /accounts/login/ and the admin's log-in.
+
+Failures are counted in the cache per account (the username typed, hashed: whether or not such an
+account exists, so the lock tells nothing about accounts) and per client IP. At
+LOGIN_FAILURES_PER_ACCOUNT failures for an account, or LOGIN_FAILURES_PER_IP from one IP, within
+LOGIN_FAILURE_WINDOW seconds, further attempts are refused for LOGIN_LOCKOUT_SECONDS, the right
+password included. A successful log-in clears the account's count (not the IP's: an attacker's own
+account must not reset it).
+"""
+
+import hashlib
+import logging
+import math
+import time
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.cache import cache
+from django.http import HttpResponse
+
+from loophole import ratelimit
+
+logger = logging.getLogger(__name__)
+
+LOCKED = "Too many failed log-in attempts. For your security, logging in is paused: try again in {wait}."
+
+
+def _account(username: str) -> str:
+    return hashlib.sha256(username.strip().lower().encode()).hexdigest()[:32]
+
+
+def _lock_key(kind: str, ident: str) -> str:
+    return f"{ratelimit.KEY_PREFIX}:login-lock:{kind}:{ident}"
+
+
+def locked_for(username: str, ip: str) -> int:
+    """Seconds until this account and this IP may try again (0: not locked)."""
+    keys = [_lock_key("ip", ip)]
+    if username:
+        keys.append(_lock_key("account", _account(username)))
+    until = max((float(v) for v in cache.get_many(keys).values()), default=0.0)
+    return max(0, math.ceil(until - time.time()))
+
+
+def record_failure(username: str, ip: str) -> None:
+    window, lockout = settings.LOGIN_FAILURE_WINDOW, settings.LOGIN_LOCKOUT_SECONDS
+    counted = [("ip", ip, settings.LOGIN_FAILURES_PER_IP)]
+    if username:
+        counted.append(("account", _account(username), settings.LOGIN_FAILURES_PER_ACCOUNT))
+    for kind, ident, limit in counted:
+        count, _ = ratelimit.hit(f"login-{kind}", ident, window)
+        if count >= limit:
+            # The time it ends is stored (and compared with the clock), not only the cache's expiry.
+            cache.set(_lock_key(kind, ident), time.time() + lockout, timeout=lockout)
+            logger.warning("log-in locked for %s s after %s failures %s", lockout, count,
+                           f"from {ip}" if kind == "ip" else "for one account")  # fmt: skip
+
+
+def record_success(username: str) -> None:
+    ratelimit.forget("login-account", _account(username), settings.LOGIN_FAILURE_WINDOW)
+
+
+def _wait_text(seconds: int) -> str:
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+class LockoutMixin:
+    """For an AuthenticationForm: refuses while locked, counts failed attempts, clears on success."""
+
+    locked_for = 0
+
+    def clean(self) -> dict[str, Any]:
+        username = self.cleaned_data.get("username") or ""  # type: ignore[attr-defined]
+        ip = ratelimit.client_ip(self.request)  # type: ignore[attr-defined]
+        self.locked_for = locked_for(username, ip)
+        if self.locked_for:
+            raise forms.ValidationError(LOCKED.format(wait=_wait_text(self.locked_for)), code="locked")
+        try:
+            cleaned = super().clean()  # type: ignore[misc]
+        except forms.ValidationError as exc:
+            if getattr(exc, "code", None) == "invalid_login":
+                record_failure(username, ip)
+            raise
+        if username and self.cleaned_data.get("password"):  # type: ignore[attr-defined]
+            record_success(username)
+        return cleaned
+
+
+class LoginForm(LockoutMixin, AuthenticationForm):
+    pass
+
+
+class AdminLoginForm(LockoutMixin, AdminAuthenticationForm):
+    pass
+
+
+class LoginView(auth_views.LoginView):
+    """Django's log-in view with the lock-out: a locked attempt is the form with the error, as 429."""
+
+    authentication_form = LoginForm
+
+    def form_invalid(self, form: LoginForm) -> HttpResponse:
+        response = super().form_invalid(form)
+        if form.locked_for:
+            response.status_code = 429
+            response["Retry-After"] = str(form.locked_for)
+        return response
