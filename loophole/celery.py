@@ -2,6 +2,7 @@
 
 import logging
 import os
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -17,17 +18,20 @@ app.autodiscover_tasks()
 logger = logging.getLogger(__name__)
 
 
-def _enqueue(task: Any, args: tuple[Any, ...]) -> None:
+def _enqueue(task: Any, args: tuple[Any, ...], on_failure: Callable[[], None] | None) -> None:
     try:
         task.delay(*args)
     except Exception:
         # The row is committed and is the truth; a beat sweeper picks the work up again.
         logger.exception("could not enqueue %s; the sweeper will retry it", task.name)
+        if on_failure is not None:
+            on_failure()
 
 
-def enqueue_on_commit(task: Any, *args: Any) -> None:
+def enqueue_on_commit(task: Any, *args: Any, on_failure: Callable[[], None] | None = None) -> None:
     """Queue `task.delay(*args)` after the current transaction commits (at once outside one).
 
     A broker that is down is logged, never raised: the caller's data is already committed.
+    `on_failure`, if given, is then called (to tell the customer their answer comes later).
     """
-    transaction.on_commit(partial(_enqueue, task, args))
+    transaction.on_commit(partial(_enqueue, task, args, on_failure))

@@ -7,24 +7,26 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
-from functools import wraps
+from functools import partial, wraps
 from typing import Any
 
+import redis
 from asgiref.sync import sync_to_async
 from django.core.cache import cache
-from django.db import close_old_connections, connection, connections
+from django.db import close_old_connections, connection, connections, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from assistant import services as assistant
+from assistant import wording
 from channels_io import push
 from channels_io.tasks import answer
 from loophole.celery import enqueue_on_commit
 from tickets import selectors
 from tickets import services as ticket_services
-from tickets.models import Conversation, ConversationState, Message, Ticket
+from tickets.models import Author, Conversation, ConversationState, Message, Ticket
 
 logger = logging.getLogger(__name__)
 
@@ -175,10 +177,14 @@ def _rate_limited(user_id: int) -> int:
     """Seconds to wait if this customer is over the limit, else 0 (counts this message)."""
     now = timezone.now()
     key = f"chat-rate:{user_id}:{now:%Y%m%d%H%M}"
-    cache.add(key, 0, timeout=70)
     try:
+        cache.add(key, 0, timeout=70)
         count = cache.incr(key)
     except ValueError:
+        return 0
+    except redis.RedisError:
+        # Redis down: the message must still be stored (it is answered when Redis is back).
+        logger.warning("chat rate limit not counted: the cache is unavailable")
         return 0
     return 60 - now.second if count > RATE_LIMIT else 0
 
@@ -212,8 +218,15 @@ def post_message(request: HttpRequest, conversation_id: int) -> HttpResponse:
     except ticket_services.TicketError as exc:
         return error(str(exc), 400)
     if message.handled_at is None:
-        enqueue_on_commit(answer, message.pk)
+        enqueue_on_commit(answer, message.pk, on_failure=partial(_answer_comes_later, conversation.pk))
     return JsonResponse(message_json(message), status=201)
+
+
+def _answer_comes_later(conversation_id: int) -> None:
+    """The answer could not be queued (Redis down): say so in the chat; the beat sweeper answers later."""
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+        ticket_services.store_reply(conversation, wording.FALLBACK, author=Author.SYSTEM)
 
 
 @require_GET

@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from twilio.twiml.messaging_response import MessagingResponse
 
 from assistant import services as assistant
+from assistant import wording
 from channels_io.sms import adapter
 from channels_io.sms.decorators import error, twilio_signed
 from channels_io.tasks import answer
@@ -68,6 +69,7 @@ def inbound(request: HttpRequest) -> HttpResponse:
         logger.warning("an sms without text (%s media) was not stored", request.POST.get("NumMedia", "0"))
         return twiml("" if opted_out else EMPTY_TEXT)
 
+    held: list[int] = []  # the answer could not be queued (Redis down): the beat sweeper answers later
     try:
         with transaction.atomic():
             conversation = adapter.conversation_for(number)
@@ -79,7 +81,7 @@ def inbound(request: HttpRequest) -> HttpResponse:
             else:
                 message = assistant.receive(conversation, body, external_id=sid)
                 if message.handled_at is None:
-                    enqueue_on_commit(answer, message.pk)
+                    enqueue_on_commit(answer, message.pk, on_failure=lambda: held.append(message.pk))
     except IntegrityError:
         if Message.objects.filter(channel=adapter.CHANNEL, external_id=sid).exists():
             return twiml()  # the same text delivered twice at once: the other request stored it
@@ -87,7 +89,7 @@ def inbound(request: HttpRequest) -> HttpResponse:
     except ticket_services.TicketError as exc:
         return error(str(exc), 400)
     logger.info("sms message %s stored in conversation %s", message.pk, conversation.pk)
-    return twiml()
+    return twiml(wording.FALLBACK if held else "")
 
 
 @twilio_signed
