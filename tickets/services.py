@@ -201,7 +201,6 @@ def add_staff_reply(ticket_id: int, *, staff: AbstractBaseUser, text: str) -> Me
     return message
 
 
-@transaction.atomic
 def store_customer_message(
     conversation_id: int, text: str, *, external_id: str = "", handled: bool = False, automatic: bool = False
 ) -> tuple[Message, bool]:
@@ -214,7 +213,18 @@ def store_customer_message(
     moves the ticket back to In Progress.
     """
     text = _check_text("message", text, limit=MESSAGE_MAX)
-    conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+    # No savepoint: the message, the conversation and the ticket are written all or nothing, and a
+    # caller's transaction fails with them.
+    with transaction.atomic(savepoint=False):
+        return _store_customer_message(conversation_id, text, external_id, handled=handled, automatic=automatic)
+
+
+def _store_customer_message(
+    conversation_id: int, text: str, external_id: str, *, handled: bool, automatic: bool
+) -> tuple[Message, bool]:
+    conversation = (
+        Conversation.objects.select_for_update(of=("self",)).select_related("ticket").get(pk=conversation_id)
+    )
     if external_id:
         existing = Message.objects.filter(channel=conversation.channel, external_id=external_id).first()
         if existing is not None:
@@ -232,8 +242,9 @@ def store_customer_message(
     conversation.last_message_at = now
     conversation.save(update_fields=["last_message_at"])
     _notify_message(message)
-    ticket = None if automatic else Ticket.objects.select_for_update().filter(conversation=conversation).first()
-    if ticket is not None:
+    ticket = getattr(conversation, "ticket", None)  # read with the conversation: most have none
+    if ticket is not None and not automatic:
+        ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
         _event(ticket, EventKind.CUSTOMER_REPLY, conversation.customer)
         if ticket.status == Status.WAITING_ON_CUSTOMER:
             _move(ticket, Status.IN_PROGRESS, conversation.customer, detail="customer replied")

@@ -71,7 +71,12 @@ def customer_for(number: str) -> User | None:
 def conversation_for(number: str) -> Conversation:
     """The SMS conversation a text from `number` continues, or a new one."""
     customer = customer_for(number)
-    latest = Conversation.objects.filter(channel=CHANNEL, sender=number).order_by("-last_message_at", "-pk").first()
+    latest = (
+        Conversation.objects.filter(channel=CHANNEL, sender=number)
+        .select_related("ticket")
+        .order_by("-last_message_at", "-pk")
+        .first()
+    )
     if latest is not None and _continues(latest, customer):
         return latest
     return ticket_services.open_conversation(channel=CHANNEL, customer=customer, sender=number)
@@ -84,7 +89,8 @@ def _continues(conversation: Conversation, customer: User | None) -> bool:
         return False
     if conversation.customer_id != (customer.pk if customer else None):
         return False  # the number was tied to (or removed from) an account meanwhile
-    return not Ticket.objects.filter(conversation=conversation, status=Status.RESOLVED).exists()
+    ticket = getattr(conversation, "ticket", None)
+    return ticket is None or ticket.status != Status.RESOLVED
 
 
 def text_for(message: Message) -> str:

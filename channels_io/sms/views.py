@@ -52,10 +52,9 @@ def inbound(request: HttpRequest) -> HttpResponse:
         return error(f"The message is too long: at most {ticket_services.MESSAGE_MAX} characters.", 413)
     if "\x00" in body:
         return error("The message contains a NUL character.", 400)
-    if Message.objects.filter(channel=adapter.CHANNEL, external_id=sid).exists():
-        return twiml()  # a redelivery: stored and answered already
-
     word = request.POST.get("OptOutType", "").lower() or adapter.keyword(body)
+    if word and Message.objects.filter(channel=adapter.CHANNEL, external_id=sid).exists():
+        return twiml()  # a redelivery: stored and answered already (other texts: stored once below)
     if word == "stop":
         adapter.opt_out(number)  # Twilio confirms the opt-out itself; we must not text after STOP
         return twiml()
