@@ -6,8 +6,10 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 from django.db import transaction
+
+from loophole.logs import redact_handlers
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "loophole.settings")
 
@@ -16,6 +18,13 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 logger = logging.getLogger(__name__)
+
+
+@signals.after_setup_logger.connect
+@signals.after_setup_task_logger.connect
+def _redact_worker_logs(logger: logging.Logger, **kwargs: Any) -> None:
+    """The worker replaces the root logger's handlers with its own: they mask addresses and numbers too."""
+    redact_handlers(logger)
 
 
 def _enqueue(task: Any, args: tuple[Any, ...], on_failure: Callable[[], None] | None) -> None:

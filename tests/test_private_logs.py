@@ -6,13 +6,16 @@ no record, rendered with its arguments and any traceback, may hold the customer'
 address.
 """
 
+import io
 import logging
+import sys
 
 import pytest
 from django.core import mail
 from django.test import Client
 
 from channels_io.email import adapter
+from loophole.logs import RedactingFormatter
 from tests.assistant.helpers import add_articles
 from tests.channels_io.email.conftest import (  # noqa: F401 - fixtures
     PLACEHOLDER,
@@ -123,3 +126,39 @@ def test_an_email_conversation_logs_nothing_private(
         staff_reply("We refunded the duplicate charge.")
     assert Ticket.objects.count() == 1
     assert_not_logged(logs, private_values("anna.schmidt@example.com", "Anna Schmidt", "someone@elsewhere.example"))
+
+
+def test_what_other_libraries_log_is_masked_by_the_handlers():
+    """Celery logs a retried task's exception: an SMTP refusal names the recipient, a Twilio error the number."""
+    import smtplib
+
+    (console,) = [h for h in logging.getLogger().handlers if isinstance(h.formatter, RedactingFormatter)]
+    refused = smtplib.SMTPRecipientsRefused({"anna.schmidt@example.com": (550, b"5.1.1 no such user")})
+    try:
+        try:
+            raise RuntimeError("Unable to create record: The 'To' number +1 555-555-0100 is not a valid phone number")
+        except RuntimeError as exc:
+            raise refused from exc
+    except smtplib.SMTPRecipientsRefused as exc:
+        record = logging.getLogger("celery.app.trace").makeRecord(
+            "celery.app.trace", logging.INFO, __file__, 1, "Task %(name)s[%(id)s] retry: %(exc)s",
+            ({"name": "tickets.send_customer_email", "id": "abc", "exc": repr(exc)},), sys.exc_info(),
+        )  # fmt: skip
+    previous = console.setStream(io.StringIO())
+    try:
+        console.handle(record)
+        printed = console.stream.getvalue()
+    finally:
+        console.setStream(previous)
+    assert "tickets.send_customer_email[abc] retry: SMTPRecipientsRefused({'[email]'" in printed
+    assert "[phone] is not a valid phone number" in printed
+    assert "anna.schmidt@example.com" not in printed and "555-555-0100" not in printed
+
+
+def test_the_celery_workers_own_handlers_mask_them_too():
+    from celery import signals
+
+    root = logging.Logger("worker-root")
+    root.addHandler(logging.StreamHandler())
+    signals.after_setup_logger.send(sender=None, logger=root, loglevel=20, logfile=None, format="", colorize=False)
+    assert isinstance(root.handlers[0].formatter, RedactingFormatter)
