@@ -5,7 +5,8 @@
 Recreates the database `loophole_chatbench` on the baseline's PostgreSQL (127.0.0.1:55432),
 migrates it, imports help_articles, flushes Redis db 5 (56379), creates customers (one password
 hash made once and reused) with database sessions and a csrftoken, and starts
-`uvicorn loophole.asgi:application --workers 1 --loop uvloop --http httptools` (DEBUG off) and a
+`uvicorn loophole.asgi:application --workers 2 --loop uvloop --http httptools` (DEBUG off; as the
+baseline runs; --web-workers) and one process for (c) and a
 Celery worker (`--pool=threads --concurrency=8`, or `--pool prefork` with 2 processes), which runs
 the local assistant (`channels_io.answer`). Clients use aiohttp: POST /chat/conversations/<id>/messages/
 {"text", "client_id"} (201), and one SSE stream GET /chat/conversations/<id>/events/ per conversation,
@@ -140,11 +141,11 @@ def pids_named(name: str) -> list[int]:
 
 
 class CpuMeter:
-    """CPU seconds of the web process, the worker (and its children), PostgreSQL, Redis, this bench."""
+    """CPU seconds of the web server and the worker (each with its children), PostgreSQL, Redis, this bench."""
 
     def __init__(self, web: int, worker: int) -> None:
         self.groups = {
-            "web": lambda: [web],
+            "web": lambda: [web, *children(web)],
             "worker": lambda: [worker, *children(worker)],
             "postgres": lambda: pids_named("postgres"),
             "redis": lambda: pids_named("redis-server"),
@@ -647,7 +648,8 @@ def main() -> None:
     parser.add_argument("--pool", choices=["threads", "prefork"], default="threads",
                         help="Celery pool: threads (8) or prefork (2 processes)")  # fmt: skip
     parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--web-workers", type=int, default=1, help="uvicorn worker processes (c needs 1)")
+    parser.add_argument("--web-workers", type=int, default=2,
+                        help="uvicorn worker processes in (a) and (b), as the baseline runs; (c) runs one")  # fmt: skip
     parser.add_argument("--ring", type=int, default=4, help="customers per saturating client (1: the literal 32)")
     parser.add_argument("--idle", type=int, default=1000, help="idle widgets in (c): 100 customers x idle/100")
     parser.add_argument("--publishes", type=int, default=200)
@@ -656,6 +658,8 @@ def main() -> None:
     parser.add_argument("--app", type=Path, default=ROOT,
                         help="run the server and worker from this copy of the project (to measure a candidate fix)")
     parser.add_argument("--keep", action="store_true", help="leave the database loophole_chatbench")
+    parser.add_argument("--worker-nice", type=int, default=0,
+                        help="run the Celery worker at this nice level (the web process keeps the CPU first)")  # fmt: skip
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
 
@@ -701,15 +705,18 @@ def main() -> None:
              + ("" if args.app.resolve() == ROOT else f"; app from {args.app}"))  # fmt: skip
 
         server_log, worker_log = tmp / "uvicorn.log", tmp / "celery.log"
-        server = subprocess.Popen(
-            [str(BIN / "uvicorn"), "loophole.asgi:application", "--loop", "uvloop", "--http", "httptools",
-             "--workers", str(args.web_workers), "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",
-             "--limit-concurrency", "2000", "--backlog", "2048"],
-            cwd=args.app, env=env, stdout=server_log.open("w"), stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        def start_server(workers: int) -> subprocess.Popen:
+            return subprocess.Popen(
+                [str(BIN / "uvicorn"), "loophole.asgi:application", "--loop", "uvloop", "--http", "httptools",
+                 "--workers", str(workers), "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+                 "--log-level", "warning", "--limit-concurrency", "2000", "--backlog", "2048"],
+                cwd=args.app, env=env, stdout=server_log.open("a"), stderr=subprocess.STDOUT,
+            )  # fmt: skip
+
+        server = start_server(args.web_workers)
         pool = ["--pool=threads", "--concurrency=8"] if args.pool == "threads" else ["--pool=prefork", "--concurrency=2"]
         worker = subprocess.Popen(
-            [str(BIN / "celery"), "-A", "loophole", "worker", *pool, "--loglevel=warning",
+            ["nice", "-n", str(args.worker_nice), str(BIN / "celery"), "-A", "loophole", "worker", *pool, "--loglevel=warning",
              "--without-gossip", "--without-mingle", "--without-heartbeat"],
             cwd=args.app, env=env, stdout=worker_log.open("w"), stderr=subprocess.STDOUT,
         )  # fmt: skip
@@ -757,6 +764,10 @@ def main() -> None:
 
         # (c) idle widgets
         if "c" not in skip:
+            if args.web_workers != 1:  # (c) measures one web process
+                stop(server)
+                server = start_server(1)
+                wait_http(base, server, server_log)
             asyncio.run(idle_widgets(base, server.pid, idle_customers, tickets, staff, args.publishes, 3))
         for name, log in (("uvicorn", server_log), ("celery", worker_log)):
             log_errors(name, log)

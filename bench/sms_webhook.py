@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/sms_webhook.py [--customers 300] [--unknown 60] [--seconds 20] [--rate 50]
 
-Starts (and stops) uvicorn loophole.asgi:application (--loop uvloop --http httptools, 1 worker,
+Starts (and stops) uvicorn loophole.asgi:application (--loop uvloop --http httptools, 2 workers as the baseline runs,
 DEBUG=false) and `celery -A loophole worker --pool=threads --concurrency=4` on a fresh database
 `loophole_smsbench` (on the baseline's PostgreSQL, 127.0.0.1:55432) and Redis db 6 (56379). SMS
 replies go through SMS_BACKEND=file into a temporary directory. Requests are signed beforehand with
@@ -325,6 +325,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--keep", action="store_true", help="leave the database loophole_smsbench")
+    parser.add_argument("--worker-nice", type=int, default=0,
+                        help="run the Celery worker at this nice level (the web process keeps the CPU first)")  # fmt: skip
     args = parser.parse_args()
 
     metric("background_busy", background(), "%")
@@ -354,11 +356,11 @@ def main() -> None:
         server_log, worker_log = tmp / "uvicorn.log", tmp / "celery.log"
         server = subprocess.Popen(
             [str(BIN / "uvicorn"), "loophole.asgi:application", "--loop", "uvloop", "--http", "httptools",
-             "--workers", "1", "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"],
+             "--workers", "2", "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"],
             cwd=ROOT, env=env, stdout=server_log.open("w"), stderr=subprocess.STDOUT,
         )  # fmt: skip
         worker = subprocess.Popen(
-            [str(BIN / "celery"), "-A", "loophole", "worker", "--pool=threads", "--concurrency=4",
+            ["nice", "-n", str(args.worker_nice), str(BIN / "celery"), "-A", "loophole", "worker", "--pool=threads", "--concurrency=4",
              "--loglevel=warning", "--without-gossip", "--without-mingle", "--without-heartbeat"],
             cwd=ROOT, env=env, stdout=worker_log.open("w"), stderr=subprocess.STDOUT,
         )  # fmt: skip
