@@ -19,3 +19,20 @@ class SmsOptOut(models.Model):
 
     def __str__(self) -> str:
         return f"SMS opt-out {self.pk}"
+
+
+class InboundText(models.Model):
+    """A text Twilio delivered, kept only until a worker files it into its conversation.
+
+    The webhook writes this one row and answers Twilio at once; the sender's account, the
+    conversation and opt-outs are looked up by the worker (`channels_io.receive_text`), and the row is
+    deleted when the message is stored. The beat sweeper re-queues rows a lost task left behind.
+    """
+
+    sid = models.CharField(max_length=34, unique=True)  # Twilio's MessageSid: a redelivery is one row
+    sender = models.CharField(max_length=16)  # E.164
+    body = models.TextField()
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"Inbound text {self.pk}"

@@ -9,6 +9,8 @@ from django.utils import timezone
 from assistant import services as assistant
 from channels_io import registry
 from channels_io.delivery import deliver
+from channels_io.models import InboundText
+from channels_io.sms import adapter as sms
 from tickets.models import Author, Message
 
 logger = logging.getLogger(__name__)
@@ -26,10 +28,18 @@ def answer(message_id: int) -> None:
         deliver.delay(reply.message_id)  # a channel without a sender (chat) is reached by the push alone
 
 
+@shared_task(name="channels_io.receive_text", acks_late=True)
+def receive_text(inbound_id: int, sid: str) -> None:
+    """File one inbound text into its conversation, then answer it in the same task. Safe twice."""
+    message = sms.file_text(inbound_id) or Message.objects.filter(channel=sms.CHANNEL, external_id=sid).first()
+    if message is not None and message.handled_at is None:
+        answer(message.pk)
+
+
 @shared_task(name="channels_io.sweep_unanswered")
 def sweep_unanswered() -> int:
-    """Re-queue customer messages still unanswered, and replies still undelivered, after a minute
-    (broker down, worker lost)."""
+    """Re-queue customer messages still unanswered, replies still undelivered and inbound texts still
+    unfiled, after a minute (broker down, worker lost)."""
     since = timezone.now() - timedelta(hours=24)
     stale = timezone.now() - timedelta(minutes=1)
     ids = list(
@@ -51,6 +61,12 @@ def sweep_unanswered() -> int:
     )
     for message_id in undelivered:
         deliver.delay(message_id)
-    if ids or undelivered:
-        logger.warning("re-queued %s unanswered and %s undelivered messages", len(ids), len(undelivered))
-    return len(ids) + len(undelivered)
+    kept = list(InboundText.objects.filter(received_at__lt=stale).order_by("pk").values_list("pk", "sid")[:500])
+    for inbound_id, sid in kept:
+        receive_text.delay(inbound_id, sid)
+    if ids or undelivered or kept:
+        logger.warning(
+            "re-queued %s unanswered and %s undelivered messages, %s unfiled texts",
+            *(len(ids), len(undelivered), len(kept)),
+        )
+    return len(ids) + len(undelivered) + len(kept)

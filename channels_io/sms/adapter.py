@@ -9,9 +9,10 @@ import logging
 import re
 from datetime import timedelta
 
+from django.db import connection, transaction
 from django.utils import timezone
 
-from channels_io.models import SmsOptOut
+from channels_io.models import InboundText, SmsOptOut
 from channels_io.sms import backends
 from loophole.models import PhoneNumber, User, normalize_phone
 from tickets import services as ticket_services
@@ -60,6 +61,44 @@ def opt_in(number: str) -> None:
     """Idempotent."""
     SmsOptOut.objects.filter(number=number).delete()
     logger.info("sms opt-out cleared")
+
+
+def accept(sid: str, number: str, body: str) -> int | None:
+    """Keep an inbound text until a worker files it: its row id, or None when this MessageSid is
+    already waiting (a redelivery). One statement, so the webhook answers Twilio at once."""
+    table = connection.ops.quote_name(InboundText._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (sid, sender, body, received_at) VALUES (%s, %s, %s, %s) "  # noqa: S608 - our table
+            "ON CONFLICT (sid) DO NOTHING RETURNING id",
+            [sid, number, body, timezone.now()],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def file_text(inbound_id: int) -> Message | None:
+    """Store a kept text in its sender's conversation and drop the kept row, in one transaction.
+
+    Returns the stored message (also when filed before: safe twice), or None when it cannot be
+    found or stored. A text from a number that opted out is stored as handled: it is never answered.
+    """
+    with transaction.atomic():
+        inbound = InboundText.objects.select_for_update().filter(pk=inbound_id).first()
+        if inbound is None:
+            return None  # filed already: the caller finds the message by its MessageSid
+        inbound.delete()
+        try:
+            conversation = conversation_for(inbound.sender)
+            message, created = ticket_services.store_customer_message(
+                conversation.pk, inbound.body, external_id=inbound.sid, handled=is_opted_out(inbound.sender)
+            )
+        except ticket_services.TicketError:
+            logger.warning("inbound text %s could not be stored and was dropped", inbound_id)
+            return None
+    if created:
+        logger.info("sms message %s stored in conversation %s", message.pk, conversation.pk)
+    return message
 
 
 def customer_for(number: str) -> User | None:

@@ -1,22 +1,21 @@
 """Twilio Messaging webhooks: /channels/sms/inbound and /channels/sms/status (both signed).
 
-Inbound stores the text first (once per MessageSid), answers Twilio at once with TwiML, and queues
-the assistant's answer; the reply leaves from the delivery task through SMS_BACKEND. Keyword replies
+Inbound keeps the text first (one row per MessageSid: channels_io.models.InboundText), answers Twilio
+at once with TwiML, and queues `channels_io.receive_text`, which files the text into its sender's
+conversation and lets the assistant answer; the reply leaves from the delivery task through SMS_BACKEND. Keyword replies
 (HELP) and the note about an empty text are decided here and go back in the TwiML itself.
 """
 
 import logging
 import re
 
-from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from twilio.twiml.messaging_response import MessagingResponse
 
-from assistant import services as assistant
 from assistant import wording
 from channels_io.sms import adapter
 from channels_io.sms.decorators import error, twilio_signed
-from channels_io.tasks import answer
+from channels_io.tasks import receive_text
 from loophole.celery import enqueue_on_commit
 from loophole.models import normalize_phone
 from tickets import services as ticket_services
@@ -63,32 +62,21 @@ def inbound(request: HttpRequest) -> HttpResponse:
         return twiml()
     if word == "help":
         return twiml(adapter.HELP_TEXT)  # answered even after STOP, as carriers require
-    opted_out = adapter.is_opted_out(number)
     if not body:
         logger.warning("an sms without text (%s media) was not stored", request.POST.get("NumMedia", "0"))
-        return twiml("" if opted_out else EMPTY_TEXT)
+        return twiml("" if adapter.is_opted_out(number) else EMPTY_TEXT)
 
-    held: list[int] = []  # the answer could not be queued (Redis down): the beat sweeper answers later
-    try:
-        with transaction.atomic():
-            conversation = adapter.conversation_for(number)
-            if opted_out:
-                # Kept for the team, never answered: the number gets nothing from us until START.
-                message, _ = ticket_services.store_customer_message(
-                    conversation.pk, body, external_id=sid, handled=True
-                )
-            else:
-                message = assistant.receive(conversation, body, external_id=sid)
-                if message.handled_at is None:
-                    enqueue_on_commit(answer, message.pk, on_failure=lambda: held.append(message.pk))
-    except IntegrityError:
-        if Message.objects.filter(channel=adapter.CHANNEL, external_id=sid).exists():
-            return twiml()  # the same text delivered twice at once: the other request stored it
-        raise
-    except ticket_services.TicketError as exc:
-        return error(str(exc), 400)
-    logger.info("sms message %s stored in conversation %s", message.pk, conversation.pk)
-    return twiml(wording.FALLBACK if held else "")
+    inbound_id = adapter.accept(sid, number, body)
+    if inbound_id is None:
+        return twiml()  # a redelivery of a text still waiting to be filed
+    held: list[int] = []
+    enqueue_on_commit(receive_text, inbound_id, sid, on_failure=lambda: held.append(inbound_id))
+    if held:
+        # The worker cannot be reached (Redis down): file the text here, so it is stored in its
+        # conversation now; the beat sweeper answers it when the worker is back.
+        adapter.file_text(inbound_id)
+        return twiml(wording.FALLBACK)
+    return twiml()
 
 
 @twilio_signed

@@ -5,6 +5,7 @@ import logging
 import pytest
 from django.test import Client
 
+from channels_io.models import InboundText
 from tests.channels_io.sms.twilio_helpers import AUTH_TOKEN, PUBLIC_URL, payload, post, sign
 from tests.factories import UserFactory
 from tickets.models import Conversation, Message
@@ -17,7 +18,7 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
 
 
 def nothing_stored() -> bool:
-    return not Message.objects.exists() and not Conversation.objects.exists()
+    return not (Message.objects.exists() or Conversation.objects.exists() or InboundText.objects.exists())
 
 
 def test_a_signed_text_is_stored_and_acknowledged_at_once_with_empty_twiml(
@@ -101,6 +102,53 @@ def test_a_redelivered_text_is_stored_once_and_answered_once(
         with django_capture_on_commit_callbacks(execute=True):
             assert post(client, INBOUND, form).status_code == 200
     assert Message.objects.filter(author="customer").count() == 1
+    assert Message.objects.filter(author="assistant").count() == 1
+    assert len(outbox) == 1
+
+
+def test_the_webhook_keeps_the_text_and_the_worker_files_it_once(client, outbox, customer):
+    from channels_io import tasks
+
+    form = payload("sms_inbound")
+    assert post(client, INBOUND, form).status_code == 200  # its task not run yet: kept, not filed
+    assert post(client, INBOUND, form).status_code == 200  # a redelivery while it waits: one row
+    kept = InboundText.objects.get()
+    assert (kept.sid, kept.sender, kept.body) == (form["MessageSid"], "+15555550100", "how do I reset my password?")
+    assert not Message.objects.exists()
+
+    tasks.receive_text(kept.pk, kept.sid)
+    tasks.receive_text(kept.pk, kept.sid)  # run twice (a redelivered task): filed and answered once
+    assert not InboundText.objects.exists()
+    message = Message.objects.get(author="customer")
+    assert (message.external_id, message.conversation.customer) == (form["MessageSid"], customer)
+    assert Message.objects.filter(author="assistant", reply_to=message).count() == 1
+    assert len(outbox) == 1
+
+
+def test_a_text_redelivered_after_it_was_filed_is_not_stored_again(client, outbox, customer):
+    from channels_io import tasks
+
+    form = payload("sms_inbound")
+    for _ in range(2):
+        assert post(client, INBOUND, form).status_code == 200
+        kept = InboundText.objects.get()
+        tasks.receive_text(kept.pk, kept.sid)
+    assert Message.objects.filter(author="customer").count() == 1
+    assert Conversation.objects.count() == 1
+    assert len(outbox) == 1
+
+
+def test_a_kept_text_whose_task_was_lost_is_filed_by_the_sweeper(client, outbox, customer, time_machine):
+    from django.utils import timezone
+
+    from channels_io import tasks
+
+    time_machine.move_to(timezone.now(), tick=False)
+    assert post(client, INBOUND, payload("sms_inbound")).status_code == 200
+    assert tasks.sweep_unanswered() == 0  # its own task may still be on the way
+    time_machine.shift(120)
+    assert tasks.sweep_unanswered() == 1
+    assert not InboundText.objects.exists()
     assert Message.objects.filter(author="assistant").count() == 1
     assert len(outbox) == 1
 
