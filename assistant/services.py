@@ -14,7 +14,17 @@ from django.conf import settings
 from django.db import transaction
 
 from assistant import language, wording
-from assistant.engines.base import Decision, Engine, Kind, Link, Outcome, Request, TicketDraft, Turn
+from assistant.engines.base import (
+    FALLBACK_ENGINE,
+    Decision,
+    Engine,
+    Kind,
+    Link,
+    Outcome,
+    Request,
+    TicketDraft,
+    Turn,
+)
 from assistant.engines.local import LocalEngine
 from assistant.tools import CustomerTools
 from tickets import services as ticket_services
@@ -86,8 +96,10 @@ def _with_links(text: str, links: tuple[Link, ...]) -> str:
     return text + "\n\n" + "\n".join(f"Read more: {link.title} {link.url}" for link in links)
 
 
-def _store(conversation: Conversation, message: Message, outcome: Outcome, text: str, links=(), **extra) -> Reply:
-    stored = ticket_services.store_reply(conversation, _with_links(text, links), kind=outcome, reply_to=message)
+def _store(
+    conversation: Conversation, message: Message, outcome: Outcome, text: str, links=(), kind: str = "", **extra
+) -> Reply:
+    stored = ticket_services.store_reply(conversation, _with_links(text, links), kind=kind or outcome, reply_to=message)
     return Reply(outcome, text, links=tuple(links), message_id=stored.pk, **extra)
 
 
@@ -103,6 +115,10 @@ def respond(message_id: int, *, hands_off: bool = False, engine: Engine | None =
     """Answer one stored customer message, exactly once. Safe to call twice: the second call returns
     the first reply. `hands_off` says whether this channel hands the chat to staff after a ticket.
 
+    A reply made while the model failed (marked Outcome.FALLBACK) is the exception: a later call asks
+    the engine again, and once it answers, that answer replaces the fallback as the message's reply
+    (the fallback stays in the conversation). While the model still fails nothing new is stored.
+
     The engine runs with no lock held; what it decided is applied under the conversation's lock, after
     checking again that the message is unanswered and the conversation still takes an answer.
     """
@@ -110,9 +126,12 @@ def respond(message_id: int, *, hands_off: bool = False, engine: Engine | None =
     conversation = message.conversation
     if message.author != Author.CUSTOMER:
         raise ValueError(f"message {message_id} is not a customer message")
-    if message.handled_at is not None:
-        return _existing_reply(message)
-    if conversation.state != ConversationState.ASSISTANT:
+    again = message.handled_at is not None
+    if again:
+        existing = _existing_reply(message)
+        if existing.outcome != Outcome.FALLBACK or not _can_answer_again(message, conversation, hands_off=hands_off):
+            return existing
+    elif conversation.state != ConversationState.ASSISTANT:
         with transaction.atomic():  # an offer to answer, a hand-off: decided by code, under the lock
             message, conversation = _lock(message_id, conversation.pk)
             if message.handled_at is not None:
@@ -127,9 +146,18 @@ def respond(message_id: int, *, hands_off: bool = False, engine: Engine | None =
         customer_known=conversation.customer_id is not None,
     )
     decision = _decide(engine or get_engine(), request, CustomerTools(conversation.customer))
+    if again and _degraded(decision):
+        return existing  # still failing: the fallback stands, and the sweeper asks again later
 
     with transaction.atomic():
         message, conversation = _lock(message_id, conversation.pk)
+        if again:
+            fallback = Message.objects.filter(reply_to=message, kind=Outcome.FALLBACK).first()
+            if fallback is None or not _can_answer_again(message, conversation, hands_off=hands_off):
+                return _existing_reply(message)  # answered again meanwhile, or the conversation moved on
+            Message.objects.filter(pk=fallback.pk).update(reply_to=None)
+            logger.info("message %s answered again after a fallback (%s)", message_id, decision.engine)
+            return _apply(decision, message, conversation)
         if message.handled_at is not None:
             return _existing_reply(message)
         if conversation.state != ConversationState.ASSISTANT or (
@@ -140,6 +168,23 @@ def respond(message_id: int, *, hands_off: bool = False, engine: Engine | None =
             if gated is not None:
                 return gated
         return _apply(decision, message, conversation)
+
+
+def _degraded(decision: Decision) -> bool:
+    """Whether the decision was made without the model (it timed out, failed or answered garbage)."""
+    return decision.kind == Kind.FALLBACK or decision.engine == FALLBACK_ENGINE
+
+
+def _can_answer_again(message: Message, conversation: Conversation, *, hands_off: bool) -> bool:
+    """A fallback is replaced only while the conversation has not moved on: no offer or hand-off since,
+    and no later customer message (whose answer sees this one in its history)."""
+    if conversation.state != ConversationState.ASSISTANT:
+        return False
+    if hands_off and Ticket.objects.filter(conversation=conversation).exists():
+        return False
+    return not Message.objects.filter(
+        conversation_id=conversation.pk, author=Author.CUSTOMER, pk__gt=message.pk
+    ).exists()
 
 
 def _decide(engine: Engine, request: Request, tools: CustomerTools) -> Decision:
@@ -185,7 +230,9 @@ def _apply(decision: Decision, message: Message, conversation: Conversation) -> 
         decision = Decision(Kind.FALLBACK, wording.FALLBACK)
     outcome = _OUTCOME_OF[decision.kind]
     if decision.kind != Kind.OFFER:
-        return _store(conversation, message, outcome, decision.text, decision.links)
+        # Made without the model: stored as a fallback, which the sweeper has the model answer later.
+        kind = Outcome.FALLBACK if _degraded(decision) else outcome
+        return _store(conversation, message, outcome, decision.text, decision.links, kind=kind)
     if conversation.customer_id is None:
         return _store(conversation, message, Outcome.ANSWERED, wording.NO_ACCOUNT_OFFER)
     existing = Ticket.objects.filter(conversation=conversation).first()

@@ -7,6 +7,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from assistant import services as assistant
+from assistant.engines.base import Outcome
 from channels_io import registry
 from channels_io.delivery import deliver
 from channels_io.models import InboundText
@@ -44,6 +45,12 @@ def sweep_unanswered() -> int:
     stale = timezone.now() - timedelta(minutes=1)
     ids = list(
         Message.objects.filter(author=Author.CUSTOMER, handled_at=None, created_at__range=(since, stale))
+        .values_list("pk", flat=True)
+        .order_by("pk")[:500]
+    )
+    # Answered while the model failed (a fallback reply): asked again until the model answers.
+    ids += list(
+        Message.objects.filter(author=Author.CUSTOMER, reply__kind=Outcome.FALLBACK, created_at__range=(since, stale))
         .values_list("pk", flat=True)
         .order_by("pk")[:500]
     )

@@ -16,6 +16,10 @@ class Kind(StrEnum):
     FALLBACK = "fallback"  # could not answer now (service trouble); the message is kept
 
 
+# The engine name on a decision an engine made without its model (the model failed): see Outcome.FALLBACK.
+FALLBACK_ENGINE = "local-fallback"
+
+
 class Outcome(StrEnum):
     """What a turn did, as stored on the assistant's message (Message.kind)."""
 
@@ -28,7 +32,7 @@ class Outcome(StrEnum):
     HANDED_OFF = "handed_off"  # stored for staff, no assistant reply
     STATUS = "status"
     SMALLTALK = "smalltalk"
-    FALLBACK = "fallback"
+    FALLBACK = "fallback"  # a reply made without the model; answered again once the model is back
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,17 @@ from django.conf import settings
 from openai.types.chat import ChatCompletion, ChatCompletionMessage
 
 from assistant import wording
-from assistant.engines.base import Decision, Kind, Link, Request, TicketDraft, TicketView, Tools, Turn
+from assistant.engines.base import (
+    FALLBACK_ENGINE,
+    Decision,
+    Kind,
+    Link,
+    Request,
+    TicketDraft,
+    TicketView,
+    Tools,
+    Turn,
+)
 from assistant.engines.local import LocalEngine
 from tickets.reference import parse_reference
 
@@ -147,7 +157,7 @@ class OpenAIEngine:
         except UnusableOutput as exc:
             logger.warning("openai engine: unusable output (%s); local fallback", exc)
         decision = LocalEngine().decide(request, tools)
-        return dataclasses.replace(decision, engine="local-fallback")
+        return dataclasses.replace(decision, engine=FALLBACK_ENGINE)
 
     def _client(self) -> openai.OpenAI:
         return openai.OpenAI(
