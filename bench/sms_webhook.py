@@ -3,7 +3,7 @@
     .venv/bin/python bench/sms_webhook.py [--customers 300] [--unknown 60] [--seconds 20] [--rate 50]
 
 Starts (and stops) uvicorn loophole.asgi:application (--loop uvloop --http httptools, 2 workers as the baseline runs,
-DEBUG=false) and `celery -A loophole worker --pool=threads --concurrency=4` on a fresh database
+DEBUG=false) and `nice -n 10 celery -A loophole worker --pool=threads --concurrency=4` (--worker-nice) on a fresh database
 `loophole_smsbench` (on the baseline's PostgreSQL, 127.0.0.1:55432) and Redis db 6 (56379). SMS
 replies go through SMS_BACKEND=file into a temporary directory. Requests are signed beforehand with
 twilio's RequestValidator, each with its own MessageSid, from customers with PhoneNumber rows and
@@ -325,8 +325,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--keep", action="store_true", help="leave the database loophole_smsbench")
-    parser.add_argument("--worker-nice", type=int, default=0,
-                        help="run the Celery worker at this nice level (the web process keeps the CPU first)")  # fmt: skip
+    parser.add_argument("--worker-nice", type=int, default=10,
+                        help="the Celery worker's nice level: on a shared host Twilio's acknowledgements come "
+                             "first and the replies catch up (0: equal footing)")  # fmt: skip
     args = parser.parse_args()
 
     metric("background_busy", background(), "%")
