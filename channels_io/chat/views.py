@@ -10,9 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from functools import partial, wraps
 from typing import Any
 
-import redis
 from asgiref.sync import sync_to_async
-from django.core.cache import cache
 from django.db import close_old_connections, connection, connections, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.urls import reverse
@@ -23,6 +21,7 @@ from assistant import services as assistant
 from assistant import wording
 from channels_io import push
 from channels_io.tasks import answer
+from loophole import ratelimit
 from loophole.celery import enqueue_on_commit
 from tickets import selectors
 from tickets import services as ticket_services
@@ -174,19 +173,10 @@ def _parse_message(request: HttpRequest) -> tuple[str, str] | JsonResponse:
 
 
 def _rate_limited(user_id: int) -> int:
-    """Seconds to wait if this customer is over the limit, else 0 (counts this message)."""
-    now = timezone.now()
-    key = f"chat-rate:{user_id}:{now:%Y%m%d%H%M}"
-    try:
-        cache.add(key, 0, timeout=70)
-        count = cache.incr(key)
-    except ValueError:
-        return 0
-    except redis.RedisError:
-        # Redis down: the message must still be stored (it is answered when Redis is back).
-        logger.warning("chat rate limit not counted: the cache is unavailable")
-        return 0
-    return 60 - now.second if count > RATE_LIMIT else 0
+    """Seconds to wait if this customer is over the limit, else 0 (counts this message). With Redis
+    down nothing is counted: the message must still be stored, and is answered when Redis is back."""
+    count, retry_after = ratelimit.hit("chat-customer", str(user_id), 60)
+    return retry_after if count > RATE_LIMIT else 0
 
 
 @require_POST
