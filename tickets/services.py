@@ -12,6 +12,7 @@ from functools import partial
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from loophole.celery import enqueue_on_commit
@@ -300,6 +301,11 @@ def purge_cutoff(now: datetime | None = None) -> datetime:
     return (now or timezone.now()) - timedelta(days=settings.TICKET_RETENTION_DAYS)
 
 
+def due_for_purge(now: datetime | None = None) -> QuerySet[Ticket]:
+    """The tickets the retention job deletes: resolved at least 30 days ago."""
+    return Ticket.objects.filter(status=Status.RESOLVED, resolved_at__lte=purge_cutoff(now))
+
+
 def purge_closed_tickets(
     *, now: datetime | None = None, dry_run: bool = False, batch_size: int | None = None
 ) -> PurgeResult:
@@ -308,8 +314,7 @@ def purge_closed_tickets(
     Works in batches, each in its own transaction with the tickets locked (a ticket being reopened
     meanwhile is skipped, and one reopened before its batch no longer matches). Idempotent.
     """
-    cutoff = purge_cutoff(now)
-    due = Ticket.objects.filter(status=Status.RESOLVED, resolved_at__lte=cutoff)
+    due = due_for_purge(now)
     if dry_run:
         conversation_ids = due.values("conversation_id")
         return PurgeResult(
