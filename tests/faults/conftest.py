@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -132,13 +133,18 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 
 
 @pytest.fixture
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+def postgres_server() -> Iterator[PostgresServer]:
     if not PG_BINS or not (PG_BINS[-1] / "initdb").exists():
         pytest.skip("needs PostgreSQL's server binaries: apt-get install postgresql")
-    server = PostgresServer(tmp_path_factory.mktemp("pg"), PG_BINS[-1])
-    server.init()
-    yield server
-    server.stop_quietly()
+    # Not under pytest's temporary directory: its parents are private to root, and the server runs as postgres.
+    directory = Path(tempfile.mkdtemp(prefix="loophole-faults-pg."))
+    server = PostgresServer(directory, PG_BINS[-1])
+    try:
+        server.init()
+        yield server
+    finally:
+        server.stop_quietly()
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture
