@@ -30,8 +30,8 @@ def raw_bytes(event: AnymailInboundEvent) -> bytes:
         return b""
     try:
         return event.message.as_bytes()
-    except (ValueError, TypeError, LookupError, UnicodeError):
-        return b""
+    except (ValueError, TypeError, LookupError, UnicodeError, AttributeError):
+        return b""  # parts of another type than Postmark sends (a list for TextBody): nothing to read
 
 
 @receiver(inbound, dispatch_uid="channels_io.email.inbound")
