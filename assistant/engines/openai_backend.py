@@ -6,6 +6,7 @@ or unusable output falls back to the local engine, so the customer always gets a
 """
 
 import dataclasses
+import functools
 import json
 import logging
 import re
@@ -135,6 +136,13 @@ class _Turn:
         self.known_references = {ref for text in said for ref in _references(text)}
 
 
+@functools.lru_cache(maxsize=4)
+def _shared_client(api_key: str, base_url: str | None, timeout: float, max_retries: int) -> openai.OpenAI:
+    """One client (and connection pool) per configuration for the process: building one loads the
+    system's TLS certificates, ≈30 ms, too much to pay per message. The client is thread-safe."""
+    return openai.OpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries)
+
+
 class OpenAIEngine:
     name = "openai"
     TIMEOUT = 10.0  # seconds per request
@@ -160,35 +168,30 @@ class OpenAIEngine:
         return dataclasses.replace(decision, engine=FALLBACK_ENGINE)
 
     def _client(self) -> openai.OpenAI:
-        return openai.OpenAI(
-            api_key=settings.OPENAI_API_KEY,
-            base_url=settings.OPENAI_BASE_URL,
-            timeout=self.TIMEOUT,
-            max_retries=self.MAX_RETRIES,
-        )
+        return _shared_client(settings.OPENAI_API_KEY, settings.OPENAI_BASE_URL, self.TIMEOUT, self.MAX_RETRIES)
 
     def _converse(self, request: Request, tools: Tools) -> Decision:
         turn = _Turn(request)
         messages = messages_for(request)
-        with self._client() as client:
-            for _round in range(self.MAX_ROUNDS):
-                response = client.chat.completions.create(
-                    model=settings.OPENAI_MODEL,
-                    messages=messages,
-                    tools=TOOLS,  # type: ignore[arg-type]
-                )
-                message = _message(response)
-                calls = message.tool_calls or []
-                if not calls:
-                    return self._answer(message, turn)
-                messages.append(_assistant_with_calls(message))
-                for call in calls:
-                    name, arguments = _call(call)
-                    if name == "offer_ticket":
-                        logger.info("openai engine: offer_ticket after %s round(s)", _round + 1)
-                        return _offer(request, arguments)
-                    result = self._run_tool(name, arguments, tools, turn)
-                    messages.append({"role": "tool", "tool_call_id": call.id, "content": json.dumps(result)})
+        client = self._client()
+        for _round in range(self.MAX_ROUNDS):
+            response = client.chat.completions.create(
+                model=settings.OPENAI_MODEL,
+                messages=messages,
+                tools=TOOLS,  # type: ignore[arg-type]
+            )
+            message = _message(response)
+            calls = message.tool_calls or []
+            if not calls:
+                return self._answer(message, turn)
+            messages.append(_assistant_with_calls(message))
+            for call in calls:
+                name, arguments = _call(call)
+                if name == "offer_ticket":
+                    logger.info("openai engine: offer_ticket after %s round(s)", _round + 1)
+                    return _offer(request, arguments)
+                result = self._run_tool(name, arguments, tools, turn)
+                messages.append({"role": "tool", "tool_call_id": call.id, "content": json.dumps(result)})
         raise UnusableOutput(f"still calling tools after {self.MAX_ROUNDS} rounds")
 
     def _run_tool(self, name: str, arguments: dict[str, Any], tools: Tools, turn: _Turn) -> dict[str, Any]:
