@@ -33,26 +33,8 @@ from uvicorn.main import main as uvicorn_cli
 
 from loophole.celery import app as celery_app
 from tests.conftest import ROOT, ServiceProcess, _database_url, free_port
+from tests.environment import PRODUCT_VARIABLES
 
-# PRODUCT.md's fixed environment: the only names the app may be configured with.
-PRODUCT_VARIABLES = {
-    "DATABASE_URL",
-    "REDIS_URL",
-    "OPENAI_API_KEY",
-    "OPENAI_BASE_URL",
-    "OPENAI_MODEL",
-    "TWILIO_ACCOUNT_SID",
-    "TWILIO_AUTH_TOKEN",
-    "TWILIO_PHONE_NUMBER",
-    "SMS_BACKEND",
-    "SMS_FILE_PATH",
-    "EMAIL_URL",
-    "PUBLIC_URL",
-    "SUPPORT_EMAIL",
-    "SECRET_KEY",
-    "DEBUG",
-    "ALLOWED_HOSTS",
-}
 OPTIONAL_VARIABLES = {name for name in PRODUCT_VARIABLES if name.startswith(("OPENAI_", "TWILIO_"))}
 MAIL_CATCHER_IMAGES = ("axllent/mailpit",)
 # compose interpolation: ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?error}, ${NAME?error}, $NAME ($$ escapes).

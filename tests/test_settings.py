@@ -8,12 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.environment import PRODUCT_VARIABLES
+
 ROOT = Path(__file__).resolve().parent.parent
-NAMES = [
-    "DATABASE_URL", "REDIS_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL", "TWILIO_ACCOUNT_SID",
-    "TWILIO_AUTH_TOKEN", "TWILIO_PHONE_NUMBER", "SMS_BACKEND", "SMS_FILE_PATH", "EMAIL_URL", "PUBLIC_URL",
-    "SUPPORT_EMAIL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS",
-]  # fmt: skip
+NAMES = sorted(PRODUCT_VARIABLES)
 PROBE = (
     "import json, django; from django.conf import settings; django.setup(); "
     "print(json.dumps({k: str(getattr(settings, k)) for k in ("

@@ -24,6 +24,7 @@ import pytest
 
 from loophole.celery import app as celery_app
 from tests.conftest import ROOT, ServiceProcess, _database_url, free_port, wait_until
+from tests.environment import PRODUCT_VARIABLES
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 PG_BINS = sorted(
@@ -33,19 +34,8 @@ ACCOUNT_SID = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 AUTH_TOKEN = "faults-auth-token-7c1d"
 OUR_NUMBER = "+15555550000"
 # Whatever the shell exports for the suite is not the processes' business: they get what a case sets.
-DROPPED = {
-    "REDIS_URL",
-    "DATABASE_URL",
-    "EMAIL_URL",
-    "OPENAI_API_KEY",
-    "OPENAI_BASE_URL",
-    "OPENAI_MODEL",
-    "TWILIO_ACCOUNT_SID",
-    "TWILIO_AUTH_TOKEN",
-    "TWILIO_PHONE_NUMBER",
-    "SMS_BACKEND",
-    "PUBLIC_URL",
-    "DJANGO_ALLOW_ASYNC_UNSAFE",
+DROPPED = PRODUCT_VARIABLES - {"SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "SUPPORT_EMAIL", "SMS_FILE_PATH"} | {
+    "DJANGO_ALLOW_ASYNC_UNSAFE"
 }
 
 

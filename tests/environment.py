@@ -1,0 +1,23 @@
+"""PRODUCT.md's fixed environment: the only names the app may be configured with."""
+
+PRODUCT_VARIABLES = frozenset(
+    {
+        "DATABASE_URL",
+        "REDIS_URL",
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "OPENAI_MODEL",
+        "TWILIO_ACCOUNT_SID",
+        "TWILIO_AUTH_TOKEN",
+        "TWILIO_PHONE_NUMBER",
+        "SMS_BACKEND",
+        "SMS_FILE_PATH",
+        "EMAIL_URL",
+        "PUBLIC_URL",
+        "SUPPORT_EMAIL",
+        "SECRET_KEY",
+        "DEBUG",
+        "ALLOWED_HOSTS",
+    }
+)
+
