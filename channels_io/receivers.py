@@ -4,7 +4,7 @@ from typing import Any
 
 from django.dispatch import receiver
 
-from channels_io import push
+from channels_io import push, registry
 from channels_io.delivery import deliver
 from loophole.celery import enqueue_on_commit
 from tickets import signals
@@ -21,5 +21,6 @@ def poke_on_ticket(sender: Any, ticket_id: int, conversation_id: int, **kwargs: 
 
 
 @receiver(signals.staff_replied)
-def deliver_staff_reply(sender: Any, message_id: int, **kwargs: Any) -> None:
-    enqueue_on_commit(deliver, message_id)
+def deliver_staff_reply(sender: Any, message_id: int, channel: str, **kwargs: Any) -> None:
+    if registry.get(channel).sender is not None:  # a chat reply reaches the widget by the push alone
+        enqueue_on_commit(deliver, message_id)

@@ -198,7 +198,9 @@ def add_staff_reply(ticket_id: int, *, staff: AbstractBaseUser, text: str) -> Me
         Ticket.objects.filter(pk=ticket.pk).update(last_activity_at=now)
         _notify_changed(ticket)
     _notify_message(message)
-    transaction.on_commit(partial(signals.staff_replied.send, sender=Message, message_id=message.pk))
+    transaction.on_commit(
+        partial(signals.staff_replied.send, sender=Message, message_id=message.pk, channel=message.channel)
+    )
     return message
 
 

@@ -2,7 +2,7 @@
 
 Each is sent after the transaction commits; receivers only enqueue work (never block on I/O).
 
-- `staff_replied(message_id)`: a staff reply was stored; deliver it on the ticket's channel.
+- `staff_replied(message_id, channel)`: a staff reply was stored; deliver it on the ticket's channel.
 - `ticket_changed(ticket_id, conversation_id)`: status, assignee or messages of a ticket changed.
 - `message_stored(conversation_id, message_id)`: any message was stored in a conversation.
 """

@@ -34,6 +34,7 @@ MAX_BODY = 16 * 1024
 MAX_TEXT = ticket_services.MESSAGE_MAX
 RATE_LIMIT = 30  # messages per customer per minute
 HEARTBEAT_SECONDS = 15
+REREAD_HEARTBEATS = 4  # an idle stream reads the database once a minute, not at every heartbeat
 LONG_POLL_MAX = 25
 PAGE = 200
 
@@ -328,6 +329,7 @@ async def events(request: HttpRequest, conversation_id: int) -> HttpResponse:
 async def _event_stream(conversation_id: int, after: int) -> AsyncIterator[str]:
     read = _in_thread(snapshot)
     last_state: tuple[str, Any] | None = None
+    quiet = 0  # heartbeats since the last read
     async with push.Subscription(conversation_id) as subscription:
         yield f"retry: 3000\n: open {timezone.now().isoformat()}\n\n"
         while True:
@@ -343,12 +345,17 @@ async def _event_stream(conversation_id: int, after: int) -> AsyncIterator[str]:
                 last_state = state
                 payload = json.dumps({"state": data["state"], "ticket": data["ticket"]})
                 yield f"event: state\ndata: {payload}\n\n"
-            try:
-                poked = await subscription.wait(HEARTBEAT_SECONDS)
-            except asyncio.CancelledError:
-                return
-            if not poked:
+            while True:
+                try:
+                    poked = await subscription.wait(HEARTBEAT_SECONDS)
+                except asyncio.CancelledError:
+                    return
+                if poked:
+                    break
                 yield ": heartbeat\n\n"
+                quiet += 1
+                if quiet % REREAD_HEARTBEATS == 0:
+                    break  # read now and then unpoked: a conversation purged meanwhile ends its stream
 
 
 @require_http_methods(["GET", "POST"])

@@ -120,3 +120,16 @@ async def test_static_files_are_served_on_the_async_path_too():
     content = response.streaming_content
     chunks = [chunk async for chunk in content] if hasattr(content, "__aiter__") else list(content)
     assert b"--brand" in b"".join(chunks)
+
+
+async def test_an_idle_stream_heartbeats_and_ends_once_its_conversation_is_purged(monkeypatch):
+    from channels_io.chat import views
+
+    monkeypatch.setattr(views, "HEARTBEAT_SECONDS", 0.05)
+    customer, conversation, _ticket = await handed_off_chat()
+    client = AsyncClient()
+    await sync_to_async(client.force_login)(customer)
+    response = await client.get(f"/chat/conversations/{conversation.pk}/events/")
+    await events(response, 2)  # the message and the state
+    await sync_to_async(conversation.delete)()  # purged without a poke: found at a later re-read
+    assert [name for name, _data, _id in await events(response, 1)] == ["gone"]
