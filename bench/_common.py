@@ -11,6 +11,9 @@ identical except for the reference time, which `bench_seed_info` keeps. Seeding 
 """
 
 import os
+import signal
+import socket
+import subprocess
 import sys
 import time
 from datetime import datetime
@@ -25,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+SHARED_BASELINE = Path("/work/shared/baseline")  # its noise.py measures other tenants' CPU
 SEED_VERSION = 3  # bump when the seed changes: an older seed database is rebuilt
 TOTAL = 1_000_000
 DUE = 100_000  # ids with id % 10 = 1
@@ -392,3 +396,38 @@ def drop_database(url: str, name: str) -> None:
 
     with psycopg.connect(libpq(url, "postgres"), autocommit=True) as c:
         c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# --- processes and figures shared by the load benchmarks ---------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def background() -> int:
+    sys.path.insert(0, str(SHARED_BASELINE))
+    from noise import background_busy
+
+    busy, steal, load = background_busy(2.0)
+    note(f"background: steal {steal}%, loadavg {load}")
+    return busy
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, max(0, round(q / 100 * len(values)) - 1))]
+
+
+def stop(proc: subprocess.Popen | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -40,8 +40,6 @@ import re
 import resource
 import secrets
 import shutil
-import signal
-import socket
 import string
 import subprocess
 import sys
@@ -52,10 +50,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from _common import ROOT, libpq, metric, note
+from _common import ROOT, background, free_port, libpq, metric, note, percentile, stop
 
 BASELINE_DIR = Path(os.environ.get("BASELINE_DIR", "/tmp/baseline"))
-SHARED_BASELINE = Path("/work/shared/baseline")
 DB_NAME = "loophole_chatbench"
 DB_URL = f"postgres://bench@127.0.0.1:55432/{DB_NAME}"
 REDIS_URL = "redis://127.0.0.1:56379/5"
@@ -74,28 +71,6 @@ QUESTIONS = [
     "How do I change my password?",
     "password reset, how does it work?",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def background() -> int:
-    sys.path.insert(0, str(SHARED_BASELINE))
-    from noise import background_busy
-
-    busy, steal, load = background_busy(2.0)
-    note(f"background: steal {steal}%, loadavg {load}")
-    return busy
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    return values[min(len(values) - 1, max(0, round(q / 100 * len(values)) - 1))]
 
 
 # --- processes ------------------------------------------------------------------------------------
@@ -160,17 +135,6 @@ class CpuMeter:
         after = self.snap()
         parts = [f"{k} {100 * (after[k] - before[k]) / hz / seconds:.0f}%" for k in after]
         note(f"CPU during {what} (100% = one core of 2): " + ", ".join(parts))
-
-
-def stop(proc: subprocess.Popen | None) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 # --- the database -----------------------------------------------------------------------------------

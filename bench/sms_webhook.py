@@ -25,8 +25,6 @@ import asyncio
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,10 +33,9 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlencode
 
-from _common import ROOT, libpq, metric, note
+from _common import ROOT, background, free_port, libpq, metric, note, percentile, stop
 
 BASELINE_DIR = Path(os.environ.get("BASELINE_DIR", "/tmp/baseline"))
-SHARED_BASELINE = Path("/work/shared/baseline")
 DB_NAME = "loophole_smsbench"
 DB_URL = f"postgres://bench@127.0.0.1:55432/{DB_NAME}"
 REDIS_URL = "redis://127.0.0.1:56379/6"
@@ -58,21 +55,6 @@ QUESTIONS = [
     "Where can I download my invoice?",
 ]
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def background() -> int:
-    sys.path.insert(0, str(SHARED_BASELINE))
-    from noise import background_busy
-
-    busy, steal, load = background_busy(2.0)
-    note(f"background: steal {steal}%, loadavg {load}")
-    return busy
 
 
 def recreate_database() -> None:
@@ -138,13 +120,6 @@ def presign(count: int, public_url: str, known: list[str], unknown: list[str], t
         }  # fmt: skip
         out.append((sid, urlencode(form).encode(), validator.compute_signature(url, form)))
     return out
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    return values[min(len(values) - 1, max(0, round(q / 100 * len(values)) - 1))]
 
 
 class Sent:
@@ -305,17 +280,6 @@ def baseline_insert() -> float | None:
         note(f"baseline insert failed ({result.returncode}): {result.stderr[-800:]}")
         return None
     return float(m.group(1))
-
-
-def stop(proc: subprocess.Popen | None) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def main() -> None:

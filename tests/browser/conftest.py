@@ -21,6 +21,7 @@ import pytest
 from django.conf import settings
 
 from tests.conftest import ROOT, ServiceProcess, SMTPRecorder, _database_url, free_port
+from tests.environment import PRODUCT_VARIABLES
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -34,14 +35,8 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 # The server's environment: only what these tests choose (no Redis, no OpenAI, no Twilio).
-SERVER_ENV_DROPPED = {
+SERVER_ENV_DROPPED = {n for n in PRODUCT_VARIABLES if n.startswith(("OPENAI_", "TWILIO_"))} | {
     "REDIS_URL",
-    "OPENAI_API_KEY",
-    "OPENAI_BASE_URL",
-    "OPENAI_MODEL",
-    "TWILIO_ACCOUNT_SID",
-    "TWILIO_AUTH_TOKEN",
-    "TWILIO_PHONE_NUMBER",
     "DJANGO_ALLOW_ASYNC_UNSAFE",
 }
 
