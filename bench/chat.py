@@ -47,7 +47,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from _common import ROOT, background, free_port, libpq, metric, note, percentile, stop
@@ -273,6 +273,7 @@ class Stream:
         self.customer = customer
         self.conversation_id = conversation_id
         self.seen: dict[int, tuple[float, str]] = {}
+        self.wall: dict[int, tuple[float, str]] = {}  # id: (wall clock on arrival, the server's created_at)
         self.pending: list[tuple[object, asyncio.Future]] = []
         self.opened = asyncio.Event()
         self.status = 0
@@ -283,6 +284,7 @@ class Stream:
             return
         message = json.loads(data)
         self.seen[message["id"]] = (now, message["author"])
+        self.wall[message["id"]] = (time.time(), message["created_at"])
         for item in list(self.pending):
             pred, future = item
             if not future.done() and pred(message["id"], message["author"]):  # type: ignore[operator]
@@ -371,6 +373,8 @@ async def close_streams(tasks: list[asyncio.Task]) -> None:
 @dataclass
 class Run:
     round_trips: list[tuple[float, float]] = field(default_factory=list)  # (finished at, seconds)
+    # per round trip, seconds: POST sent -> customer message stored, -> reply stored, -> reply on the stream
+    legs: list[tuple[float, float, float]] = field(default_factory=list)
     errors: Errors = field(default_factory=Errors)
     sent: int = 0
 
@@ -389,7 +393,7 @@ async def chat_client(session, base: str, ring: list[Stream], until: float, run:
         body = json.dumps({"text": text, "client_id": uuid.uuid4().hex}).encode()
         headers = {"Cookie": customer.cookie, "X-CSRFToken": customer.csrf, "Content-Type": "application/json"}
         url = f"{base}/chat/conversations/{stream.conversation_id}/messages/"
-        started = time.perf_counter()
+        started, started_wall = time.perf_counter(), time.time()
         run.sent += 1
         try:
             async with session.post(url, data=body, headers=headers) as response:
@@ -402,13 +406,19 @@ async def chat_client(session, base: str, ring: list[Stream], until: float, run:
             run.errors.add("rate limited (429)" if status == 429 else f"post http {status}")
             await asyncio.sleep(0.2)
             continue
-        sent_id = json.loads(payload)["id"]
+        sent = json.loads(payload)
+        sent_id = sent["id"]
         try:
             arrived = await stream.wait_for(lambda mid, author, sent_id=sent_id: author == "assistant" and mid > sent_id, REPLY_TIMEOUT)
         except TimeoutError:
             run.errors.add("no reply on SSE")
             continue
         run.round_trips.append((arrived, arrived - started))
+        reply_id = min(m for m, (_, author) in stream.seen.items() if author == "assistant" and m > sent_id)
+        reply_wall, reply_created = stream.wall[reply_id]
+        stored_at = datetime.fromisoformat(sent["created_at"]).timestamp()
+        replied_at = datetime.fromisoformat(reply_created).timestamp()
+        run.legs.append((stored_at - started_wall, replied_at - stored_at, reply_wall - replied_at))
         if think:
             await asyncio.sleep(rng.uniform(*think))
 
@@ -599,6 +609,10 @@ def report_chat(prefix: str, run: Run, start: float, until: float) -> float:
     metric(f"{prefix}_messages_per_second", rate, "msg/s")
     metric(f"{prefix}_round_trip_p50", percentile(rtts, 50) * 1000, "ms")
     metric(f"{prefix}_round_trip_p99", percentile(rtts, 99) * 1000, "ms")
+    for k, leg in enumerate(("post_to_stored", "stored_to_reply_stored", "reply_stored_to_stream")):
+        values = [legs[k] for legs in run.legs]
+        metric(f"{prefix}_{leg}_p50", percentile(values, 50) * 1000, "ms")
+        metric(f"{prefix}_{leg}_p99", percentile(values, 99) * 1000, "ms")
     metric(f"{prefix}_errors", run.errors.total(without=("rate limited (429)",)), "")
     metric(f"{prefix}_rate_limited", run.errors.kinds.get("rate limited (429)", 0), "")
     if run.errors.kinds:
