@@ -282,9 +282,10 @@ def messages(request: HttpRequest, conversation_id: int) -> HttpResponse:
     return JsonResponse(data)
 
 
-async def poll(request: HttpRequest, conversation_id: int) -> HttpResponse:
-    """GET …/poll/?after=<id>&wait=<seconds>: like …/messages/, but waits up to `wait` seconds (25 at
-    most) for a new message: the long-poll fallback of the event stream."""
+async def _open_read(
+    request: HttpRequest, conversation_id: int, bad_after: str
+) -> tuple[Conversation, int] | JsonResponse:
+    """The customer's conversation and the last message id they have, or the error to answer."""
     if request.method != "GET":
         return error("Use GET.", 405)
     conversation = await _auth_conversation(request, conversation_id)
@@ -292,7 +293,17 @@ async def poll(request: HttpRequest, conversation_id: int) -> HttpResponse:
         return conversation
     after = _after(request)
     if after is None:
-        return error('"after" must be a message id.', 400)
+        return error(bad_after, 400)
+    return conversation, after
+
+
+async def poll(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """GET …/poll/?after=<id>&wait=<seconds>: like …/messages/, but waits up to `wait` seconds (25 at
+    most) for a new message: the long-poll fallback of the event stream."""
+    opened = await _open_read(request, conversation_id, '"after" must be a message id.')
+    if isinstance(opened, JsonResponse):
+        return opened
+    conversation, after = opened
     try:
         wait = min(max(float(request.GET.get("wait", 0)), 0.0), LONG_POLL_MAX)
     except ValueError:
@@ -311,14 +322,10 @@ async def poll(request: HttpRequest, conversation_id: int) -> HttpResponse:
 async def events(request: HttpRequest, conversation_id: int) -> HttpResponse:
     """Server-sent events: `message` per new message (its id is the event id, so Last-Event-ID
     resumes), `state` when the state or ticket changes, and a heartbeat comment every 15 s."""
-    if request.method != "GET":
-        return error("Use GET.", 405)
-    conversation = await _auth_conversation(request, conversation_id)
-    if isinstance(conversation, JsonResponse):
-        return conversation
-    after = _after(request)
-    if after is None:
-        return error('"Last-Event-ID" must be a message id.', 400)
+    opened = await _open_read(request, conversation_id, '"Last-Event-ID" must be a message id.')
+    if isinstance(opened, JsonResponse):
+        return opened
+    conversation, after = opened
     return StreamingHttpResponse(
         _event_stream(conversation.pk, after),
         content_type="text/event-stream",
