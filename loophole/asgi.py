@@ -19,6 +19,7 @@ import django
 
 django.setup(set_prefix=False)
 
+from django.conf import settings  # noqa: E402
 from django.core.handlers import base  # noqa: E402
 from django.core.handlers.asgi import ASGIHandler  # noqa: E402
 from django.http import HttpRequest, HttpResponseBase  # noqa: E402
@@ -42,7 +43,10 @@ class SyncStackHandler(ASGIHandler):
 
 @lru_cache(maxsize=4096)
 def is_async_path(path_info: str) -> bool:
-    """Whether the view at this path is a coroutine function (unknown paths are not)."""
+    """Whether the view at this path is a coroutine function (unknown paths are not). Static files go
+    to the async handler too, where the static files middleware streams them without a thread."""
+    if path_info.startswith(settings.STATIC_URL):
+        return True
     try:
         match = get_resolver().resolve(path_info)
     except Resolver404:

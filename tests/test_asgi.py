@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True),
         ("/channels/sms/inbound", False),
         ("/healthz", False),
         ("/no/such/page/", False),
-        ("/static/js/widget.js", False),
+        ("/static/js/widget.js", True),
     ],
     ids=["events", "poll", "messages", "conversations", "sms", "healthz", "unknown", "static"],
 )
