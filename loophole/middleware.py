@@ -1,7 +1,7 @@
 """Middleware of our own."""
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
@@ -35,7 +35,12 @@ class StaticFilesMiddleware(WhiteNoiseMiddleware):
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
         static_file = self.find_file(request.path_info) if self.autorefresh else self.files.get(request.path_info)
         if static_file is not None:
-            return await sync_to_async(self.serve, thread_sensitive=False)(static_file, request)
+            response = await sync_to_async(self.serve, thread_sensitive=False)(static_file, request)
+            if response.streaming and not response.is_async:
+                # The file's chunks are read off the event loop: an async server would otherwise
+                # consume the sync iterator itself, and warn about it on every file served.
+                response.streaming_content = _read_in_thread(iter(response.streaming_content))
+            return response
         return await self.get_response(request)
 
 
@@ -143,3 +148,9 @@ class RateLimitMiddleware(_DualMiddleware):
         if count == limit + 1:  # once a window, not once per refused request
             logger.warning("rate limit: %s went over %s %s requests a minute", ip, limit, bucket)
         return _too_many(bucket, retry_after)
+
+
+async def _read_in_thread(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    read = sync_to_async(next, thread_sensitive=False)
+    while (chunk := await read(chunks, None)) is not None:
+        yield chunk
