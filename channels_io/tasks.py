@@ -74,6 +74,8 @@ def sweep_unanswered() -> int:
     if ids or undelivered or kept:
         logger.warning(
             "re-queued %s unanswered and %s undelivered messages, %s unfiled texts",
-            *(len(ids), len(undelivered), len(kept)),
+            len(ids),
+            len(undelivered),
+            len(kept),
         )
     return len(ids) + len(undelivered) + len(kept)

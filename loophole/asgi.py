@@ -1,8 +1,8 @@
-"""The ASGI application: async views (the widget's event stream and long poll) on Django's async
-handler, every other request on a handler whose middleware chain is built for sync code.
+"""The ASGI application: async views (the widget's event stream and long poll) and static files on
+Django's async handler, every other request on a handler whose middleware chain is built for sync code.
 
 Under Django's async handler a sync view pays a thread hop for each method of each sync middleware
-(eight of them here, two hops each) and one more for the view. The sync handler below runs the whole
+(two a middleware, for every one in MIDDLEWARE) and one more for the view. The sync handler below runs the whole
 request, middleware and view, in one hop to the request's thread, as WSGI would. Async views stay on
 the async handler, so an open stream holds no thread.
 """

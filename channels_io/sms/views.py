@@ -2,8 +2,9 @@
 
 Inbound keeps the text first (one row per MessageSid: channels_io.models.InboundText), answers Twilio
 at once with TwiML, and queues `channels_io.receive_text`, which files the text into its sender's
-conversation and lets the assistant answer; the reply leaves from the delivery task through SMS_BACKEND. Keyword replies
-(HELP) and the note about an empty text are decided here and go back in the TwiML itself.
+conversation and lets the assistant answer; the reply leaves from the delivery task through
+SMS_BACKEND. Keyword replies (HELP) and the note about an empty text are decided here and go back in
+the TwiML itself.
 """
 
 import logging
