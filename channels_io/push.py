@@ -54,13 +54,19 @@ def poke(conversation_id: int) -> None:
 
 
 async def _listen() -> None:
-    """The process's one subscription, kept alive across Redis restarts."""
-    while True:
+    """The process's one subscription, kept alive across Redis restarts.
+
+    redis-py can turn a cancellation inside a read into a connection error or swallow it, so the
+    loops ask the task itself whether it is being cancelled: a cancelled listener always ends.
+    """
+    task = asyncio.current_task()
+    assert task is not None
+    while not task.cancelling():
         client = aioredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2)
         pubsub = client.pubsub()
         try:
             await pubsub.psubscribe(f"{CHANNEL_PREFIX}*")
-            while True:
+            while not task.cancelling():
                 # Short reads rather than listen(): the task stays cancellable between them.
                 item = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                 if item is None or item.get("type") != "pmessage":
@@ -74,6 +80,7 @@ async def _listen() -> None:
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.shield(_close(client, pubsub)), 2)
+    raise asyncio.CancelledError
 
 
 async def _close(client: aioredis.Redis, pubsub: object) -> None:

@@ -3,7 +3,6 @@
 Every endpoint is the logged-in customer's own: another customer's conversation is a 404.
 """
 
-import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -353,11 +352,7 @@ async def _event_stream(conversation_id: int, after: int) -> AsyncIterator[str]:
                 payload = json.dumps({"state": data["state"], "ticket": data["ticket"]})
                 yield f"event: state\ndata: {payload}\n\n"
             while True:
-                try:
-                    poked = await subscription.wait(HEARTBEAT_SECONDS)
-                except asyncio.CancelledError:
-                    return
-                if poked:
+                if await subscription.wait(HEARTBEAT_SECONDS):
                     break
                 yield ": heartbeat\n\n"
                 quiet += 1

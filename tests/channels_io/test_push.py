@@ -133,3 +133,18 @@ async def test_an_idle_stream_heartbeats_and_ends_once_its_conversation_is_purge
     await events(response, 2)  # the message and the state
     await sync_to_async(conversation.delete)()  # purged without a poke: found at a later re-read
     assert [name for name, _data, _id in await events(response, 1)] == ["gone"]
+
+
+async def test_the_redis_listener_ends_whenever_it_is_cancelled(requires_redis):
+    """redis-py can swallow a cancellation that lands inside a read; the listener must end anyway,
+    or a server shutting down (and the test runner's loop) waits on it for ever."""
+    from channels_io import push
+
+    loop = asyncio.get_running_loop()
+    for attempt in range(60):
+        listener = loop.create_task(push._listen())
+        await asyncio.sleep(0.001 + (attempt % 10) * 0.0002)  # while it connects, subscribes, reads
+        listener.cancel()
+        done, _pending = await asyncio.wait({listener}, timeout=3)
+        assert done, f"attempt {attempt}: the cancelled listener is still running"
+        assert listener.cancelled()
