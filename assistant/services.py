@@ -64,6 +64,12 @@ def get_engine() -> Engine:
     return LocalEngine()
 
 
+def answers_inline() -> bool:
+    """Whether the configured engine answers in milliseconds here, so a channel may answer in the
+    request that stored the message (the local assistant) rather than queue it (a model)."""
+    return get_engine().answers_inline
+
+
 def receive(conversation: Conversation, text: str, *, external_id: str = "", hands_off: bool = False) -> Message:
     """Store a customer's message first (once per external id); the caller then queues respond().
 

@@ -9,9 +9,11 @@ to the asyncio queues of its open widgets: a widget costs a queue, not a Redis c
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import threading
 from collections import defaultdict
+from collections.abc import Iterator
 
 import redis
 import redis.asyncio as aioredis
@@ -25,6 +27,7 @@ _lock = threading.Lock()
 _waiters: dict[int, set[tuple[asyncio.AbstractEventLoop, asyncio.Queue[None]]]] = defaultdict(set)
 _listener: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
 _publisher: redis.Redis | None = None
+_held: contextvars.ContextVar[set[int] | None] = contextvars.ContextVar("push_held", default=None)
 
 
 def _redis_publisher() -> redis.Redis:
@@ -42,8 +45,26 @@ def _deliver_locally(conversation_id: int) -> None:
             loop.call_soon_threadsafe(queue.put_nowait, None)
 
 
+@contextlib.contextmanager
+def held() -> Iterator[None]:
+    """Pokes made inside go out at the end, once per conversation: a message answered in the same
+    request reaches its widget together with its answer, in one read of the database."""
+    pending: set[int] = set()
+    token = _held.set(pending)
+    try:
+        yield
+    finally:
+        _held.reset(token)
+        for conversation_id in sorted(pending):
+            poke(conversation_id)
+
+
 def poke(conversation_id: int) -> None:
     """Tell every open widget of this conversation, in any process, that something changed."""
+    pending = _held.get()
+    if pending is not None:
+        pending.add(conversation_id)
+        return
     if settings.REDIS_URL:
         try:
             _redis_publisher().publish(f"{CHANNEL_PREFIX}{conversation_id}", b"1")

@@ -101,6 +101,9 @@ class Tools(Protocol):
 
 class Engine(Protocol):
     name: str
+    # True when the engine decides in milliseconds on this machine (no network call): a channel may then
+    # answer in the request that stored the message instead of queueing the answer for the worker.
+    answers_inline: bool
 
     def decide(self, request: Request, tools: Tools) -> Decision: ...
 

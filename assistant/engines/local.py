@@ -9,6 +9,7 @@ CONFIDENT = 0.5
 
 class LocalEngine:
     name = "local"
+    answers_inline = True
 
     def decide(self, request: Request, tools: Tools) -> Decision:
         text = request.text.strip()

@@ -145,6 +145,7 @@ def _shared_client(api_key: str, base_url: str | None, timeout: float, max_retri
 
 class OpenAIEngine:
     name = "openai"
+    answers_inline = False  # a model call takes seconds: the worker answers
     TIMEOUT = 10.0  # seconds per request
     MAX_RETRIES = 1
     MAX_ROUNDS = 4

@@ -182,7 +182,8 @@ def _rate_limited(user_id: int) -> int:
 @require_POST
 @customer_required
 def post_message(request: HttpRequest, conversation_id: int) -> HttpResponse:
-    """Store the customer's message first, then queue the assistant's answer (201, the stored message).
+    """Store the customer's message first, then answer it (201, the stored message): here when the
+    assistant answers in milliseconds (the local one), else queued for the worker (a model).
 
     A `client_id` makes a replayed POST return the same message instead of storing it twice.
     """
@@ -203,13 +204,31 @@ def post_message(request: HttpRequest, conversation_id: int) -> HttpResponse:
             return JsonResponse(message_json(stored), status=201)  # a retry of a message stored before the limit
         logger.warning("chat rate limit hit by customer %s", request.user.pk)
         return error("You're sending messages too quickly. Please wait a moment.", 429, **{"Retry-After": str(wait)})
-    try:
-        message = assistant.receive(conversation, text, external_id=external_id)
-    except ticket_services.TicketError as exc:
-        return error(str(exc), 400)
-    if message.handled_at is None:
-        enqueue_on_commit(answer, message.pk, on_failure=partial(_answer_comes_later, conversation.pk))
+    with push.held():  # the widget reads the message and its answer at once
+        try:
+            message = assistant.receive(conversation, text, external_id=external_id)
+        except ticket_services.TicketError as exc:
+            return error(str(exc), 400)
+        if message.handled_at is None:
+            if assistant.answers_inline():
+                _answer_here(message.pk, conversation.pk)
+            else:
+                _queue_answer(message.pk, conversation.pk)
     return JsonResponse(message_json(message), status=201)
+
+
+def _answer_here(message_id: int, conversation_id: int) -> None:
+    """Answer in this request, the message being stored and committed already. Should that fail,
+    the worker answers it as it would a model's (and beat's sweeper if the queue is down too)."""
+    try:
+        answer(message_id)
+    except Exception:
+        logger.exception("chat: answering message %s in the request failed; queued", message_id)
+        _queue_answer(message_id, conversation_id)
+
+
+def _queue_answer(message_id: int, conversation_id: int) -> None:
+    enqueue_on_commit(answer, message_id, on_failure=partial(_answer_comes_later, conversation_id))
 
 
 def _answer_comes_later(conversation_id: int) -> None:
