@@ -13,6 +13,7 @@ import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from time import monotonic
 
 import snowballstemmer
 from rapidfuzz import process
@@ -338,16 +339,30 @@ class Index:
         return doc.passages[best]
 
 
+RECHECK_SECONDS = 1.0  # how stale another process's article edit may be seen here
+
 _cache_lock = threading.Lock()
-_cache: dict[str, object] = {"key": None, "index": None}
+_cache: dict[str, object] = {"key": None, "index": None, "checked": float("-inf")}
+
+
+def forget_index(**_kwargs: object) -> None:
+    """Check the articles again at the next search (an article saved or deleted in this process)."""
+    with _cache_lock:
+        _cache["checked"] = float("-inf")
 
 
 def current_index() -> Index:
-    """The index of the published articles, rebuilt when an article is added, edited or removed."""
+    """The index of the published articles, rebuilt when an article is added, edited or removed: at
+    once in the process that saved it, within RECHECK_SECONDS in the others (a message would otherwise
+    pay an aggregate over the articles)."""
     from django.db.models import Count, Max
 
     from assistant.models import HelpArticle
 
+    now = monotonic()
+    with _cache_lock:
+        if _cache["index"] is not None and now - _cache["checked"] < RECHECK_SECONDS:  # type: ignore[operator]
+            return _cache["index"]  # type: ignore[return-value]
     published = HelpArticle.objects.filter(is_published=True)
     key = tuple(published.aggregate(n=Count("id"), latest=Max("updated_at"), ids=Max("id")).values())
     with _cache_lock:
@@ -355,6 +370,7 @@ def current_index() -> Index:
             rows = published.order_by("id").values_list("id", "slug", "title", "body")
             _cache["index"] = Index.build(rows.iterator())
             _cache["key"] = key
+        _cache["checked"] = now
         return _cache["index"]  # type: ignore[return-value]
 
 

@@ -117,7 +117,9 @@ def _lock(message_id: int, conversation_id: int) -> tuple[Message, Conversation]
     return message, conversation
 
 
-def respond(message_id: int, *, hands_off: bool = False, engine: Engine | None = None) -> Reply:
+def respond(
+    message_id: int, *, hands_off: bool = False, engine: Engine | None = None, stored: Message | None = None
+) -> Reply:
     """Answer one stored customer message, exactly once. Safe to call twice: the second call returns
     the first reply. `hands_off` says whether this channel hands the chat to staff after a ticket.
 
@@ -126,9 +128,14 @@ def respond(message_id: int, *, hands_off: bool = False, engine: Engine | None =
     (the fallback stays in the conversation). While the model still fails nothing new is stored.
 
     The engine runs with no lock held; what it decided is applied under the conversation's lock, after
-    checking again that the message is unanswered and the conversation still takes an answer.
+    checking again that the message is unanswered and the conversation still takes an answer. A caller
+    that has just stored the message passes it as `stored` (with its conversation and customer) to
+    save reading it again; like that read, it is checked again under the lock.
     """
-    message = Message.objects.select_related("conversation__customer").get(pk=message_id)
+    if stored is not None and stored.pk == message_id:
+        message = stored
+    else:
+        message = Message.objects.select_related("conversation__customer").get(pk=message_id)
     conversation = message.conversation
     if message.author != Author.CUSTOMER:
         raise ValueError(f"message {message_id} is not a customer message")

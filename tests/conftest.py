@@ -57,6 +57,14 @@ def _clear_cache() -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_help_index() -> None:
+    """Each test sees its own articles at once (a rolled-back test leaves no save signal behind)."""
+    from assistant.retrieval import forget_index
+
+    forget_index()
+
+
+@pytest.fixture(autouse=True)
 def _fast_passwords(settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

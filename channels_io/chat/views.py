@@ -6,7 +6,8 @@ Every endpoint is the logged-in customer's own: another customer's conversation 
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
-from functools import partial, wraps
+from datetime import UTC, datetime
+from functools import lru_cache, partial, wraps
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -14,11 +15,12 @@ from django.db import close_old_connections, connection, connections, transactio
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from assistant import services as assistant
 from assistant import wording
-from channels_io import push
+from channels_io import push, registry
 from channels_io.tasks import answer
 from loophole import ratelimit
 from loophole.celery import enqueue_on_commit
@@ -36,6 +38,7 @@ HEARTBEAT_SECONDS = 15
 REREAD_HEARTBEATS = 4  # an idle stream reads the database once a minute, not at every heartbeat
 LONG_POLL_MAX = 25
 PAGE = 200
+HANDS_OFF = registry.get(CHANNEL).hands_off_after_ticket  # a ticket hands the chat to staff (promise 5)
 
 
 def error(message: str, status: int, **headers: str) -> JsonResponse:
@@ -93,25 +96,55 @@ def _own_conversation(user: Any, conversation_id: int) -> Conversation | None:
     return Conversation.objects.filter(pk=conversation_id, customer=user, channel=CHANNEL).first()
 
 
+TICKET_COLUMNS = ("reference", "title", "status", "summary", "created_at", "resolved_at", "action_taken")
+
+
+@lru_cache(maxsize=1)
+def _snapshot_sql() -> str:
+    """One statement for the widget's whole view: the conversation's state, its ticket and the messages
+    after an id. The stream runs it on every poke, so it is written once here rather than compiled by
+    the ORM each time (which cost more than the query itself)."""
+    qn = connection.ops.quote_name  # names from the models' metadata; the values are parameters
+    conversation, ticket, message = (qn(m._meta.db_table) for m in (Conversation, Ticket, Message))
+    ticket_columns = ", ".join(f"t.{qn(Ticket._meta.get_field(name).column)}" for name in TICKET_COLUMNS)
+    return (
+        f"SELECT c.state, t.id, {ticket_columns}, m.id, m.author, m.text, m.created_at "  # noqa: S608
+        f"FROM {conversation} c "
+        f"LEFT JOIN {ticket} t ON t.conversation_id = c.id "
+        f"LEFT JOIN {message} m ON m.conversation_id = c.id AND m.id > %s "
+        f"WHERE c.id = %s ORDER BY m.id LIMIT {PAGE}"
+    )
+
+
+def _aware(value: datetime | str | None) -> datetime | None:
+    """A timestamp from a raw row: SQLite may hand back text or a naive UTC time."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if value is not None and timezone.is_naive(value):
+        value = timezone.make_aware(value, UTC)
+    return value
+
+
 def snapshot(conversation_id: int, after: int) -> dict[str, Any] | None:
     """State, ticket and the messages after `after` of one conversation (the widget's whole view);
-    None once the conversation is gone (purged). Two queries: the stream runs this on every poke."""
-    conversation = Conversation.objects.select_related("ticket").filter(pk=conversation_id).first()
-    if conversation is None:
+    None once the conversation is gone (purged). One statement: the stream runs this on every poke."""
+    with connection.cursor() as cursor:
+        cursor.execute(_snapshot_sql(), [after, conversation_id])
+        rows = cursor.fetchall()
+    if not rows:
         return None
-    rows = (
-        Message.objects.filter(conversation_id=conversation_id, id__gt=after)
-        .order_by("id")
-        .values_list("id", "author", "text", "created_at")[:PAGE]
-    )
-    return {
-        "state": conversation.state,
-        "ticket": ticket_json(getattr(conversation, "ticket", None)),
-        "messages": [
-            {"id": pk, "author": author, "text": text, "created_at": created_at.isoformat()}
-            for pk, author, text, created_at in rows
-        ],
-    }
+    state, ticket_id, *ticket_values = rows[0][: 2 + len(TICKET_COLUMNS)]
+    ticket = None
+    if ticket_id is not None:
+        fields = dict(zip(TICKET_COLUMNS, ticket_values, strict=True))
+        for name in ("created_at", "resolved_at"):
+            fields[name] = _aware(fields[name])
+        ticket = Ticket(id=ticket_id, **fields)
+    messages = []
+    for pk, author, text, created_at in (row[2 + len(TICKET_COLUMNS) :] for row in rows):
+        if pk is not None:
+            messages.append({"id": pk, "author": author, "text": text, "created_at": _aware(created_at).isoformat()})
+    return {"state": state, "ticket": ticket_json(ticket), "messages": messages}
 
 
 def _in_thread(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -211,20 +244,21 @@ def post_message(request: HttpRequest, conversation_id: int) -> HttpResponse:
             return error(str(exc), 400)
         if message.handled_at is None:
             if assistant.answers_inline():
-                _answer_here(message.pk, conversation.pk)
+                _answer_here(message, request.user)
             else:
                 _queue_answer(message.pk, conversation.pk)
     return JsonResponse(message_json(message), status=201)
 
 
-def _answer_here(message_id: int, conversation_id: int) -> None:
+def _answer_here(message: Message, customer: Any) -> None:
     """Answer in this request, the message being stored and committed already. Should that fail,
     the worker answers it as it would a model's (and beat's sweeper if the queue is down too)."""
+    message.conversation.customer = customer  # the logged-in owner, checked above
     try:
-        answer(message_id)
+        assistant.respond(message.pk, hands_off=HANDS_OFF, stored=message)
     except Exception:
-        logger.exception("chat: answering message %s in the request failed; queued", message_id)
-        _queue_answer(message_id, conversation_id)
+        logger.exception("chat: answering message %s in the request failed; queued", message.pk)
+        _queue_answer(message.pk, message.conversation_id)
 
 
 def _queue_answer(message_id: int, conversation_id: int) -> None:

@@ -355,3 +355,23 @@ def test_the_shipped_help_articles_import_without_errors():
     assert HelpArticle.objects.filter(slug="how-do-support-tickets-work", is_published=True).exists()
     again = import_articles(SHIPPED_ARTICLES)
     assert (again.created, again.updated, again.unchanged) == (0, 0, result.created)
+
+
+@pytest.mark.django_db
+def test_the_index_sees_an_article_saved_here_at_once_and_one_changed_elsewhere_within_a_second(monkeypatch):
+    from assistant import retrieval
+
+    clock = [1000.0]
+    monkeypatch.setattr(retrieval, "monotonic", lambda: clock[0])
+    make_article("refunds", "Refunds", "Refunds take five working days.")
+    assert [hit.slug for hit in retrieval.search_articles("refund")] == ["refunds"]
+
+    make_article("invoices", "Invoices", "Download invoices from Billing.")  # saved here: seen at once
+    assert [hit.slug for hit in retrieval.search_articles("invoices")] == ["invoices"]
+
+    # Another process unpublishes it (no signal here): this process may answer from it for a second.
+    HelpArticle.objects.filter(slug="invoices").update(is_published=False)
+    clock[0] += retrieval.RECHECK_SECONDS / 2
+    assert [hit.slug for hit in retrieval.search_articles("invoices")] == ["invoices"]
+    clock[0] += retrieval.RECHECK_SECONDS
+    assert [hit.slug for hit in retrieval.search_articles("invoices")] == []
