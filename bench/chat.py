@@ -379,13 +379,19 @@ class Run:
     sent: int = 0
 
 
-async def chat_client(session, base: str, ring: list[Stream], until: float, run: Run, think: tuple[float, float] | None,
-                      rng: random.Random) -> None:  # fmt: skip
-    """Send, wait for the assistant's reply on the SSE stream, (think), repeat; next customer each time."""
+async def chat_client(session, base: str, ring: list[Stream], measure_from: float, until: float, run: Run,
+                      think: tuple[float, float] | None, rng: random.Random) -> None:  # fmt: skip
+    """Send, wait for the assistant's reply on the SSE stream, (think), repeat; next customer each time.
+    Only what is sent from `measure_from` on is counted in `run` (before it, the warm-up). A thinking
+    client first waits a random part of its think time: customers do not all start typing at once."""
     import aiohttp
 
     i = rng.randrange(len(ring))
+    if think:
+        await asyncio.sleep(rng.uniform(0, think[1]))
+    warm = Run()
     while time.perf_counter() < until:
+        record = run if time.perf_counter() >= measure_from else warm
         stream = ring[i % len(ring)]
         i += 1
         customer = stream.customer
@@ -394,7 +400,7 @@ async def chat_client(session, base: str, ring: list[Stream], until: float, run:
         headers = {"Cookie": customer.cookie, "X-CSRFToken": customer.csrf, "Content-Type": "application/json"}
         url = f"{base}/chat/conversations/{stream.conversation_id}/messages/"
         started, started_wall = time.perf_counter(), time.time()
-        run.sent += 1
+        record.sent += 1
         try:
             async with session.post(url, data=body, headers=headers) as response:
                 payload = await response.read()
@@ -413,12 +419,12 @@ async def chat_client(session, base: str, ring: list[Stream], until: float, run:
         except TimeoutError:
             run.errors.add("no reply on SSE")
             continue
-        run.round_trips.append((arrived, arrived - started))
+        record.round_trips.append((arrived, arrived - started))
         reply_id = min(m for m, (_, author) in stream.seen.items() if author == "assistant" and m > sent_id)
         reply_wall, reply_created = stream.wall[reply_id]
         stored_at = datetime.fromisoformat(sent["created_at"]).timestamp()
         replied_at = datetime.fromisoformat(reply_created).timestamp()
-        run.legs.append((stored_at - started_wall, replied_at - stored_at, reply_wall - replied_at))
+        record.legs.append((stored_at - started_wall, replied_at - stored_at, reply_wall - replied_at))
         if think:
             await asyncio.sleep(rng.uniform(*think))
 
@@ -444,14 +450,10 @@ async def chat_load(base: str, rings: list[list[Stream]], seconds: float, warmup
         tasks = await open_streams(sse, base, streams, open_errors, 32)
         live = sum(1 for s in streams if s.status == 200 and not s.closed)
         note(f"{live} of {len(streams)} streams open in {time.perf_counter() - t:.1f} s")
-        if warmup:
-            warm = Run()
-            until = time.perf_counter() + warmup
-            await asyncio.gather(*(chat_client(posts, base, ring, until, warm, think, rng) for ring in rings))
         run = Run(errors=open_errors)
-        start = time.perf_counter()
+        start = time.perf_counter() + warmup  # one continuous run: the warm-up ends without a pause
         until = start + seconds
-        await asyncio.gather(*(chat_client(posts, base, ring, until, run, think, rng) for ring in rings))
+        await asyncio.gather(*(chat_client(posts, base, ring, start, until, run, think, rng) for ring in rings))
         lost = sum(1 for s in streams if s.closed)
         if lost:
             run.errors.add(f"{lost} streams closed")
