@@ -2,14 +2,17 @@
 Django's async handler, every other request on a handler whose middleware chain is built for sync code.
 
 Under Django's async handler a sync view pays a thread hop for each method of each sync middleware
-(two a middleware, for every one in MIDDLEWARE) and one more for the view. The sync handler below runs the whole
-request, middleware and view, in one hop to the request's thread, as WSGI would. Async views stay on
-the async handler, so an open stream holds no thread.
+(two a middleware, for every one in MIDDLEWARE), one more for the view, two for the request's start
+and end signals, and a new thread for each request. The sync handler below runs the whole request
+(request_started, middleware, view, request_finished) in one hop to a pooled thread, as a WSGI
+server's thread would. Async views stay on the async handler, so an open stream holds no thread.
 """
 
 import os
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
-from typing import Any
+from typing import IO, Any
 
 from asgiref.sync import iscoroutinefunction, sync_to_async
 
@@ -20,25 +23,66 @@ import django
 django.setup(set_prefix=False)
 
 from django.conf import settings  # noqa: E402
+from django.core import signals  # noqa: E402
+from django.core.exceptions import RequestAborted  # noqa: E402
 from django.core.handlers import base  # noqa: E402
-from django.core.handlers.asgi import ASGIHandler  # noqa: E402
-from django.http import HttpRequest, HttpResponseBase  # noqa: E402
-from django.urls import Resolver404, get_resolver  # noqa: E402
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix  # noqa: E402
+from django.http import FileResponse, HttpResponseBase  # noqa: E402
+from django.urls import Resolver404, get_resolver, set_script_prefix  # noqa: E402
 
 Scope = dict[str, Any]
+REQUEST_THREADS = 16  # sync requests one process serves at once (the database pool holds 20 connections)
 
 
 class SyncStackHandler(ASGIHandler):
-    """Django's ASGI handler running the sync middleware chain and a sync view in one thread hop."""
+    """Django's ASGI handler serving a sync middleware chain and a sync view in one hop to a pooled thread."""
 
     def __init__(self) -> None:
         base.BaseHandler.__init__(self)
         self.load_middleware(is_async=False)
+        self.threads = ThreadPoolExecutor(max_workers=REQUEST_THREADS, thread_name_prefix="request")
 
-    async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
-        # thread_sensitive: the request's own thread, where Django also closes the response (and with it
-        # the request's database connection).
-        return await sync_to_async(self.get_response, thread_sensitive=True)(request)
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        set_script_prefix(get_script_prefix(scope))
+        in_thread = sync_to_async(self.respond, thread_sensitive=False, executor=self.threads)
+        try:
+            response, closed = await in_thread(scope, body_file)
+            try:
+                await self.send_response(response, send)
+            finally:
+                if not closed:  # an async iterator, closed once it has been sent
+                    await sync_to_async(response.close, thread_sensitive=False, executor=self.threads)()
+        finally:
+            body_file.close()
+
+    def respond(self, scope: Scope, body_file: IO[bytes]) -> tuple[HttpResponseBase, bool]:
+        """The whole request in this thread; the response, and whether it is closed. A response whose
+        content is complete is closed here, before it is sent: request_finished then gives this
+        thread's database connection back."""
+        signals.request_started.send(sender=self.__class__, scope=scope)
+        request, response = self.create_request(scope, body_file)
+        if request is not None:
+            response = self.get_response(request)
+            response._handler_class = self.__class__
+            if isinstance(response, FileResponse):
+                response.block_size = self.chunk_size
+        complete = not (response.streaming and response.is_async)  # an async iterator is read as it is sent
+        if response.streaming and complete:
+            # An async server cannot iterate a sync iterator: Django's own handler reads it whole in a
+            # thread too. It is read here, in the thread and on the connection its view used.
+            response.streaming_content = _replay(list(response))
+        if complete:
+            response.close()
+        return response, complete
+
+
+async def _replay(chunks: list[bytes]) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield chunk
 
 
 @lru_cache(maxsize=4096)

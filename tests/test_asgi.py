@@ -2,12 +2,17 @@
 cache's Redis connections shared by all requests of a process."""
 
 import json
+import threading
 
 import pytest
 import redis
 from asgiref.sync import sync_to_async
 from asgiref.testing import ApplicationCommunicator
 from django.core.cache import cache
+from django.core.signals import request_finished, request_started
+from django.db import connection
+from django.http import HttpResponse, StreamingHttpResponse
+from django.urls import path as route
 
 from loophole.asgi import application, is_async_path
 from tests.factories import UserFactory
@@ -116,3 +121,77 @@ async def test_many_requests_open_few_redis_connections(requires_redis):
         assert status == 201
     opened = admin.info("stats")["total_connections_received"] - before
     assert opened < 10, f"{opened} Redis connections for 20 requests"
+
+
+# Sync views of this module's own (ROOT_URLCONF = this module), each noting the thread it ran in.
+seen: list[tuple[str, int]] = []
+
+
+def plain_view(request):
+    seen.append(("view", threading.get_ident()))
+    return HttpResponse(str(connection.cursor().connection is not None))
+
+
+def streaming_view(request):
+    def chunks():
+        for n in range(3):
+            with connection.cursor() as cursor:  # the database, read while the response is being sent
+                cursor.execute("SELECT %s", [n])
+                yield f"{cursor.fetchone()[0]},"
+        seen.append(("streamed", threading.get_ident()))
+
+    return StreamingHttpResponse(chunks())
+
+
+def broken_view(request):
+    raise RuntimeError("boom")
+
+
+urlpatterns = [route("plain/", plain_view), route("streaming/", streaming_view), route("broken/", broken_view)]
+
+
+@pytest.fixture
+def signals_seen(settings):
+    settings.ROOT_URLCONF = __name__
+    seen.clear()
+
+    def started(**_kwargs):
+        seen.append(("started", threading.get_ident()))
+
+    def finished(**_kwargs):  # after Django's own receiver, which closes the thread's connection
+        seen.append(("finished", threading.get_ident()))
+        in_memory = connection.vendor == "sqlite" and connection.is_in_memory_db()  # SQLite's is never closed
+        seen.append(("connection given back", int(connection.connection is None or in_memory)))
+
+    request_started.connect(started)
+    request_finished.connect(finished)
+    yield seen
+    request_started.disconnect(started)
+    request_finished.disconnect(finished)
+
+
+async def test_a_sync_request_runs_start_view_and_finish_in_one_thread_and_gives_its_connection_back(signals_seen):
+    for _ in range(3):
+        signals_seen.clear()
+        status, _, body = await asgi_request("GET", "/plain/")
+        assert (status, body) == (200, b"True")
+        assert signals_seen.pop() == ("connection given back", 1)  # to the pool, not kept by an idle thread
+        assert [name for name, _ in signals_seen] == ["started", "view", "finished"]
+        assert len({thread for _, thread in signals_seen}) == 1
+
+
+@pytest.mark.filterwarnings("error::Warning")  # Django's warning about reading a sync iterator elsewhere
+async def test_a_streaming_sync_response_is_read_in_its_request_thread_then_closed(signals_seen):
+    status, _, body = await asgi_request("GET", "/streaming/")
+    assert (status, body) == (200, b"0,1,2,")
+    names = [name for name, _ in signals_seen]
+    assert names == ["started", "streamed", "finished", "connection given back"]  # closed after it was read
+    threads = {thread for name, thread in signals_seen if name != "connection given back"}
+    assert len(threads) == 1  # on the view's own thread, and so its own database connection
+
+
+async def test_a_failing_sync_view_answers_500_and_still_finishes_the_request(signals_seen, settings):
+    settings.DEBUG_PROPAGATE_EXCEPTIONS = False
+    status, _, _ = await asgi_request("GET", "/broken/")
+    assert status == 500
+    assert [name for name, _ in signals_seen] == ["started", "finished", "connection given back"]
