@@ -16,7 +16,8 @@ For --warmup seconds and then --minutes, at once:
   the assistant's reply on the conversation's SSE stream, think 1-2 s, next customer. Half the
   clients POST to web A and hold their streams on web B, the other half the reverse: every message
   reaches its stream across processes through Redis pub/sub (the customer's own message from the
-  other web process, the reply from a worker). Round trip: POST sent to reply received.
+  other web process, and the reply too: the built-in assistant answers in the request that stored
+  the message). Round trip: POST sent to reply received.
 - SMS: signed Twilio webhooks (bench/sms_webhook.py's presign: unique MessageSids, 1 in 6 from 60
   unknown numbers) at a steady --sms-rate per second, open loop, alternately to web A and web B.
 Every 5 s the RSS of each web and worker process (with its children) is sampled; every --every
@@ -423,7 +424,7 @@ def check(out: Outcome, sms_dir: Path) -> dict[str, dict[str, int]]:
         replies += authors.count("assistant")
     metric("cross_process_pushes", seen)
     note(f"each stream is on the web process the customer did not POST to: {echoes} customer messages "
-         f"pushed from the other web process, {replies} replies pushed from a worker; "
+         f"and {replies} replies pushed from the other web process (answered in the POST); "
          f"{missing} stored messages never reached their stream, {repeats} reached it twice")  # fmt: skip
     add(lost, "chat message never pushed to its stream", missing)
     add(doubled, "chat message pushed twice to a stream", repeats)
