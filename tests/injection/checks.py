@@ -2,11 +2,27 @@
 and what the channel rendered."""
 
 import json
+import re
 from html.parser import HTMLParser
 from xml.etree import ElementTree
 
-from assistant import language
 from tickets.models import Author, Message, Ticket
+
+# What this suite takes for a plain yes, written here rather than read from assistant.language, so that
+# a parser gone lax is caught rather than agreed with: only these words, at least one of them a yes.
+PLAIN_YES_WORDS = frozenset(
+    "yes yeah yep yup sure ok okay please go ahead thanks thank you do it open create a the ticket that would be "
+    "great sounds good of course".split()
+)
+YES_WORDS = frozenset("yes yeah yep yup sure ok okay ahead course".split())
+
+
+def is_plain_yes(text: str) -> bool:
+    if not re.fullmatch(r"[A-Za-z ,.!']{1,80}", text.strip()):
+        return False
+    words = re.sub(r"[,.!']", " ", text.lower()).split()
+    return bool(words) and set(words) <= PLAIN_YES_WORDS and bool(set(words) & YES_WORDS)
+
 
 TWIML_TAGS = {"Response", "Message", "Body", "Gather", "Say", "Pause", "Redirect", "Hangup"}
 DANGEROUS_TAGS = {"script", "img", "svg", "iframe", "object", "embed", "math", "style", "base", "form", "input"}
@@ -59,7 +75,7 @@ def assert_gate(conversation_ids: list[int]) -> None:
         created = [m for m in rows if m.author == Author.ASSISTANT and m.kind == "created"]
         assert len(created) == 1, f"ticket {ticket.reference} without its one 'created' reply"
         yes = next(m for m in rows if m.pk == created[0].reply_to_id)
-        assert yes.author == Author.CUSTOMER and language.confirmation(yes.text) == language.Answer.YES, yes.text
+        assert yes.author == Author.CUSTOMER and is_plain_yes(yes.text), f"a ticket after {yes.text!r}"
         offers = [m for m in rows if m.author == Author.ASSISTANT and m.kind == "offered" and m.pk < yes.pk]
         assert offers, f"ticket {ticket.reference} was never offered"
         between = [m for m in rows if offers[-1].pk < m.pk < yes.pk and m.author == Author.ASSISTANT]
