@@ -11,7 +11,9 @@ import logging
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
+from django.utils import timezone
 
 from assistant import language, wording
 from assistant.engines.base import (
@@ -70,12 +72,23 @@ def answers_inline() -> bool:
     return get_engine().answers_inline
 
 
-def receive(conversation: Conversation, text: str, *, external_id: str = "", hands_off: bool = False) -> Message:
-    """Store a customer's message first (once per external id); the caller then queues respond().
+def receive(
+    conversation_id: int,
+    text: str,
+    *,
+    external_id: str = "",
+    customer: AbstractBaseUser | None = None,
+    channel: str = "",
+) -> Message:
+    """Store a customer's message first (once per external id); the caller then answers it with respond().
 
-    Raises tickets.services.TicketError for an empty or oversized message.
+    With `customer` and `channel`, only that customer's open conversation on the channel takes it.
+    Raises tickets.services.TicketError for an empty or oversized message (and NoSuchConversation or
+    ConversationClosed when scoped).
     """
-    message, _created = ticket_services.store_customer_message(conversation.pk, text, external_id=external_id)
+    message, _created = ticket_services.store_customer_message(
+        conversation_id, text, external_id=external_id, customer=customer, channel=channel
+    )
     return message
 
 
@@ -105,16 +118,39 @@ def _with_links(text: str, links: tuple[Link, ...]) -> str:
 def _store(
     conversation: Conversation, message: Message, outcome: Outcome, text: str, links=(), kind: str = "", **extra
 ) -> Reply:
-    stored = ticket_services.store_reply(conversation, _with_links(text, links), kind=kind or outcome, reply_to=message)
+    stored = ticket_services.store_reply(
+        conversation,
+        _with_links(text, links),
+        kind=kind or outcome,
+        reply_to=message,
+        mark_handled=message.handled_at is None,  # else claimed (or answered before a fallback) already
+    )
     return Reply(outcome, text, links=tuple(links), message_id=stored.pk, **extra)
 
 
-def _lock(message_id: int, conversation_id: int) -> tuple[Message, Conversation]:
-    conversation = (
-        Conversation.objects.select_for_update(of=("self",)).select_related("customer").get(pk=conversation_id)
-    )
-    message = Message.objects.get(pk=message_id)
-    return message, conversation
+def _lock(conversation_id: int) -> Conversation:
+    """The conversation, locked, with its ticket if it has one."""
+    return Conversation.objects.select_for_update(of=("self",)).select_related("ticket").get(pk=conversation_id)
+
+
+def _lock_with_message(message_id: int, conversation_id: int) -> tuple[Message, Conversation]:
+    conversation = _lock(conversation_id)
+    return Message.objects.get(pk=message_id), conversation
+
+
+def _claim(message: Message) -> bool:
+    """Mark the unanswered message handled, under the conversation's lock; False if it was answered
+    meanwhile. Whatever follows in the transaction stores its reply (or hands it off)."""
+    now = timezone.now()
+    if not Message.objects.filter(pk=message.pk, handled_at=None).update(handled_at=now):
+        return False
+    message.handled_at = now
+    return True
+
+
+def _has_ticket(conversation: Conversation) -> bool:
+    """Read with the locked conversation (select_related), so no query."""
+    return getattr(conversation, "ticket", None) is not None
 
 
 def respond(
@@ -146,7 +182,7 @@ def respond(
             return existing
     elif conversation.state != ConversationState.ASSISTANT:
         with transaction.atomic():  # an offer to answer, a hand-off: decided by code, under the lock
-            message, conversation = _lock(message_id, conversation.pk)
+            message, conversation = _lock_with_message(message_id, conversation.pk)
             if message.handled_at is not None:
                 return _existing_reply(message)
             gated = _gate(message, conversation, hands_off=hands_off)
@@ -163,19 +199,20 @@ def respond(
         return existing  # still failing: the fallback stands, and the sweeper asks again later
 
     with transaction.atomic():
-        message, conversation = _lock(message_id, conversation.pk)
         if again:
+            message, conversation = _lock_with_message(message_id, conversation.pk)
             fallback = Message.objects.filter(reply_to=message, kind=Outcome.FALLBACK).first()
             if fallback is None or not _can_answer_again(message, conversation, hands_off=hands_off):
                 return _existing_reply(message)  # answered again meanwhile, or the conversation moved on
             Message.objects.filter(pk=fallback.pk).update(reply_to=None)
             logger.info("message %s answered again after a fallback (%s)", message_id, decision.engine)
             return _apply(decision, message, conversation)
-        if message.handled_at is not None:
+        customer = conversation.customer if conversation.customer_id else None  # read already, for the tools
+        conversation = _lock(conversation.pk)
+        conversation.customer = customer
+        if not _claim(message):
             return _existing_reply(message)
-        if conversation.state != ConversationState.ASSISTANT or (
-            hands_off and Ticket.objects.filter(conversation=conversation).exists()
-        ):
+        if conversation.state != ConversationState.ASSISTANT or (hands_off and _has_ticket(conversation)):
             # The conversation moved on while the engine worked (an offer, a ticket): gate again.
             gated = _gate(message, conversation, hands_off=hands_off)
             if gated is not None:
@@ -210,9 +247,9 @@ def _decide(engine: Engine, request: Request, tools: CustomerTools) -> Decision:
 
 
 def _gate(message: Message, conversation: Conversation, *, hands_off: bool) -> Reply | None:
-    """Replies decided by code alone: hand-off, and the answer to an offer. None: ask the engine."""
-    has_ticket = Ticket.objects.filter(conversation=conversation).exists()
-    if hands_off and has_ticket:
+    """Replies decided by code alone: hand-off, and the answer to an offer. None: ask the engine.
+    The conversation is locked (by _lock, with its ticket)."""
+    if hands_off and _has_ticket(conversation):
         Message.objects.filter(pk=message.pk).update(handled_at=message.created_at)
         return Reply(Outcome.HANDED_OFF, "")
     if conversation.state != ConversationState.TICKET_OFFERED:
@@ -248,7 +285,7 @@ def _apply(decision: Decision, message: Message, conversation: Conversation) -> 
         return _store(conversation, message, outcome, decision.text, decision.links, kind=kind)
     if conversation.customer_id is None:
         return _store(conversation, message, Outcome.ANSWERED, wording.NO_ACCOUNT_OFFER)
-    existing = Ticket.objects.filter(conversation=conversation).first()
+    existing = conversation.ticket if _has_ticket(conversation) else None  # read with the lock
     if existing is not None:
         text = (
             f"Your ticket {existing.reference} from this conversation is already with the Loophole team, and "

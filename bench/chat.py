@@ -715,7 +715,7 @@ def main() -> None:
                 for name, pid in (("web", server.pid), ("worker", worker.pid)):
                     spies.append(subprocess.Popen(
                         [str(BIN / "py-spy"), "record", "-p", str(pid), "-d", str(int(args.seconds) - 5), "-r", "100",
-                         "--subprocesses", "--gil", "-f", "raw", "-o", str(Path(args.profile) / f"{name}.txt")],
+                         "--subprocesses", "--nonblocking", "--gil", "-f", "raw", "-o", str(Path(args.profile) / f"{name}.txt")],
                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                     ))  # fmt: skip
             before, conns = cpu.snap(), redis_connections()

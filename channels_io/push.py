@@ -1,7 +1,10 @@
 """Live push to open widgets: a poke per conversation, carried by Redis pub/sub across processes.
 
-A poke carries no data: the listener reads the database (the truth) for what is new, so nothing a
-poke could lose is lost. With REDIS_URL unset, pokes stay inside this process.
+A poke may carry news: the messages a transaction stored, each with the id of the message before
+it, and the state the transaction left the conversation in. A widget's stream shows them without
+reading the database when they follow on from what it has shown (and the state is unchanged);
+otherwise, and for a bare poke, it reads the database (the truth), so nothing a poke could lose or
+reorder is lost. With REDIS_URL unset, pokes stay inside this process.
 
 Each web process keeps ONE Redis subscription (a pattern over all conversations) and fans pokes out
 to the asyncio queues of its open widgets: a widget costs a queue, not a Redis connection.
@@ -10,10 +13,12 @@ to the asyncio queues of its open widgets: a widget costs a queue, not a Redis c
 import asyncio
 import contextlib
 import contextvars
+import json
 import logging
 import threading
 from collections import defaultdict
 from collections.abc import Iterator
+from typing import Any, TypedDict
 
 import redis
 import redis.asyncio as aioredis
@@ -22,12 +27,43 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 CHANNEL_PREFIX = "loophole:chat:"
+BARE = b"1"  # a poke without news: read the database
+
+
+class NewMessage(TypedDict):
+    id: int
+    previous_id: int  # the conversation's message before this one (0: none, or not known)
+    author: str
+    text: str
+    created_at: str
+
+
+class News(TypedDict):
+    state: str  # the conversation's state as the transaction left it
+    messages: list[NewMessage]
+
 
 _lock = threading.Lock()
-_waiters: dict[int, set[tuple[asyncio.AbstractEventLoop, asyncio.Queue[None]]]] = defaultdict(set)
+_waiters: dict[int, set[tuple[asyncio.AbstractEventLoop, asyncio.Queue[News | None]]]] = defaultdict(set)
 _listener: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
 _publisher: redis.Redis | None = None
-_held: contextvars.ContextVar[set[int] | None] = contextvars.ContextVar("push_held", default=None)
+_held: contextvars.ContextVar[dict[int, list[News | None]] | None] = contextvars.ContextVar("push_held", default=None)
+
+
+def news_of(message: Any, previous_id: int, state: str) -> News:
+    """The news of one stored message (a tickets Message), as the widget shows it."""
+    return {
+        "state": state,
+        "messages": [
+            {
+                "id": message.pk,
+                "previous_id": previous_id,
+                "author": message.author,
+                "text": message.text,
+                "created_at": message.created_at.isoformat(),
+            }
+        ],
+    }
 
 
 def _redis_publisher() -> redis.Redis:
@@ -37,41 +73,59 @@ def _redis_publisher() -> redis.Redis:
     return _publisher
 
 
-def _deliver_locally(conversation_id: int) -> None:
+def _deliver_locally(conversation_id: int, news: News | None) -> None:
     with _lock:
         waiters = list(_waiters.get(conversation_id, ()))
     for loop, queue in waiters:
         with contextlib.suppress(RuntimeError):  # that loop has closed: its widget is gone
-            loop.call_soon_threadsafe(queue.put_nowait, None)
+            loop.call_soon_threadsafe(queue.put_nowait, news)
 
 
 @contextlib.contextmanager
 def held() -> Iterator[None]:
-    """Pokes made inside go out at the end, once per conversation: a message answered in the same
-    request reaches its widget together with its answer, in one read of the database."""
-    pending: set[int] = set()
+    """Pokes made inside go out at the end, one per conversation: a message answered in the same
+    request reaches its widget together with its answer."""
+    pending: dict[int, list[News | None]] = {}
     token = _held.set(pending)
     try:
         yield
     finally:
         _held.reset(token)
         for conversation_id in sorted(pending):
-            poke(conversation_id)
+            poke(conversation_id, _merged(pending[conversation_id]))
 
 
-def poke(conversation_id: int) -> None:
-    """Tell every open widget of this conversation, in any process, that something changed."""
+def _merged(items: list[News | None]) -> News | None:
+    if not items or any(news is None for news in items):
+        return None
+    return {"state": items[-1]["state"], "messages": [m for news in items for m in news["messages"]]}  # type: ignore[index]
+
+
+def poke(conversation_id: int, news: News | None = None) -> None:
+    """Tell every open widget of this conversation, in any process, that something changed (and, with
+    `news`, what)."""
     pending = _held.get()
     if pending is not None:
-        pending.add(conversation_id)
+        pending.setdefault(conversation_id, []).append(news)
         return
     if settings.REDIS_URL:
         try:
-            _redis_publisher().publish(f"{CHANNEL_PREFIX}{conversation_id}", b"1")
+            payload = BARE if news is None else json.dumps(news).encode()
+            _redis_publisher().publish(f"{CHANNEL_PREFIX}{conversation_id}", payload)
             return
         except redis.RedisError:
             logger.warning("push: Redis unavailable, poking this process only")
-    _deliver_locally(conversation_id)
+    _deliver_locally(conversation_id, news)
+
+
+def _parse(payload: bytes) -> News | None:
+    if payload == BARE:
+        return None
+    try:
+        news = json.loads(payload)
+    except ValueError:
+        return None
+    return news if isinstance(news, dict) and isinstance(news.get("messages"), list) else None
 
 
 async def _listen() -> None:
@@ -94,7 +148,7 @@ async def _listen() -> None:
                     continue
                 channel = item["channel"].decode() if isinstance(item["channel"], bytes) else item["channel"]
                 with contextlib.suppress(ValueError):
-                    _deliver_locally(int(channel.removeprefix(CHANNEL_PREFIX)))
+                    _deliver_locally(int(channel.removeprefix(CHANNEL_PREFIX)), _parse(item["data"]))
         except (redis.RedisError, OSError):
             logger.warning("push: Redis subscription lost, retrying")
             await asyncio.sleep(1)
@@ -110,11 +164,12 @@ async def _close(client: aioredis.Redis, pubsub: object) -> None:
 
 
 class Subscription:
-    """`async with Subscription(cid) as sub: await sub.wait(timeout)` -> True when poked."""
+    """`async with Subscription(cid) as sub: await sub.wait(timeout)` -> True when poked;
+    `await sub.next(timeout)` -> the pokes since the last call (None: a bare poke), or None on timeout."""
 
     def __init__(self, conversation_id: int) -> None:
         self.conversation_id = conversation_id
-        self.queue: asyncio.Queue[None] = asyncio.Queue()
+        self.queue: asyncio.Queue[News | None] = asyncio.Queue()
         self.loop = asyncio.get_running_loop()
 
     async def __aenter__(self) -> "Subscription":
@@ -134,14 +189,18 @@ class Subscription:
                 if not waiters:
                     del _waiters[self.conversation_id]
 
-    async def wait(self, timeout: float) -> bool:
+    async def next(self, timeout: float) -> list[News | None] | None:
         try:
-            await asyncio.wait_for(self.queue.get(), timeout)
+            first = await asyncio.wait_for(self.queue.get(), timeout)
         except TimeoutError:
-            return False
-        while not self.queue.empty():  # several pokes at once read the database once
-            self.queue.get_nowait()
-        return True
+            return None
+        items = [first]
+        while not self.queue.empty():  # several pokes at once are handled together
+            items.append(self.queue.get_nowait())
+        return items
+
+    async def wait(self, timeout: float) -> bool:
+        return await self.next(timeout) is not None
 
 
 def open_widgets() -> int:

@@ -11,8 +11,10 @@ from tickets import signals
 
 
 @receiver(signals.message_stored)
-def poke_on_message(sender: Any, conversation_id: int, message_id: int, **kwargs: Any) -> None:
-    push.poke(conversation_id)
+def poke_on_message(
+    sender: Any, conversation_id: int, message_id: int, message: Any, previous_id: int, state: str, **kwargs: Any
+) -> None:
+    push.poke(conversation_id, push.news_of(message, previous_id, state))
 
 
 @receiver(signals.ticket_changed)

@@ -61,6 +61,9 @@ class Conversation(models.Model):
     offer = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     last_message_at = models.DateTimeField(default=timezone.now)
+    # The newest message's id, written with it under the conversation's lock: each new message knows
+    # the one before it, so a live widget can tell it has missed none (0: not known, read the rows).
+    last_message_id = models.BigIntegerField(default=0, db_default=0)
 
     class Meta:
         indexes = [

@@ -45,20 +45,42 @@ class TicketAlreadyExists(TicketError):
     pass
 
 
+class NoSuchConversation(TicketError):
+    """Not one of this customer's conversations on this channel (or gone)."""
+
+
+class ConversationClosed(TicketError):
+    """The conversation takes no more messages: the customer starts a new one."""
+
+
 def _notify_changed(ticket: Ticket) -> None:
     transaction.on_commit(
         partial(signals.ticket_changed.send, sender=Ticket, ticket_id=ticket.pk, conversation_id=ticket.conversation_id)
     )
 
 
-def _notify_message(message: Message) -> None:
-    transaction.on_commit(
-        partial(
-            signals.message_stored.send,
-            sender=Message,
-            conversation_id=message.conversation_id,
-            message_id=message.pk,
-        )
+def _add_message(conversation: Conversation, **fields: object) -> Message:
+    """Insert a message and make it the conversation's newest; the caller holds the conversation's lock
+    (which makes message ids rise in commit order within a conversation)."""
+    previous_id = conversation.last_message_id
+    message = Message.objects.create(conversation=conversation, channel=conversation.channel, **fields)
+    conversation.last_message_at, conversation.last_message_id = message.created_at, message.pk
+    Conversation.objects.filter(pk=conversation.pk).update(
+        last_message_at=message.created_at, last_message_id=message.pk
+    )
+    transaction.on_commit(partial(_message_stored, message, conversation, previous_id))
+    return message
+
+
+def _message_stored(message: Message, conversation: Conversation, previous_id: int) -> None:
+    # Sent after commit: `state` is the conversation's as the transaction left it.
+    signals.message_stored.send(
+        sender=Message,
+        conversation_id=message.conversation_id,
+        message_id=message.pk,
+        message=message,
+        previous_id=previous_id,
+        state=conversation.state,
     )
 
 
@@ -182,22 +204,13 @@ def add_staff_reply(ticket_id: int, *, staff: AbstractBaseUser, text: str) -> Me
     text = _check_text("reply", text, limit=MESSAGE_MAX)
     ticket = Ticket.objects.select_for_update().select_related("conversation").get(pk=ticket_id)
     now = timezone.now()
-    message = Message.objects.create(
-        conversation=ticket.conversation,
-        author=Author.STAFF,
-        staff=staff,
-        text=text,
-        channel=ticket.channel,
-        created_at=now,
-    )
-    Conversation.objects.filter(pk=ticket.conversation_id).update(last_message_at=now)
+    message = _add_message(ticket.conversation, author=Author.STAFF, staff=staff, text=text, created_at=now)
     _event(ticket, EventKind.STAFF_REPLY, staff)
     if ticket.status == Status.SUBMITTED:
         _move(ticket, Status.IN_PROGRESS, staff, detail="replied")
     else:
         Ticket.objects.filter(pk=ticket.pk).update(last_activity_at=now)
         _notify_changed(ticket)
-    _notify_message(message)
     transaction.on_commit(
         partial(signals.staff_replied.send, sender=Message, message_id=message.pk, channel=message.channel)
     )
@@ -205,9 +218,20 @@ def add_staff_reply(ticket_id: int, *, staff: AbstractBaseUser, text: str) -> Me
 
 
 def store_customer_message(
-    conversation_id: int, text: str, *, external_id: str = "", handled: bool = False, automatic: bool = False
+    conversation_id: int,
+    text: str,
+    *,
+    external_id: str = "",
+    handled: bool = False,
+    automatic: bool = False,
+    customer: AbstractBaseUser | None = None,
+    channel: str = "",
 ) -> tuple[Message, bool]:
     """Store a customer's message once (by the channel's external id); returns (message, created).
+
+    With `customer` and `channel` (a customer writing in their own channel, the chat), the message
+    is taken only by that customer's open conversation on it: NoSuchConversation or ConversationClosed
+    otherwise, with nothing written. The check is made on the locked row, so it costs no extra read.
 
     An `automatic` message (an out-of-office reply) is stored as handled and is not a customer
     reply: it moves no ticket.
@@ -219,32 +243,40 @@ def store_customer_message(
     # No savepoint: the message, the conversation and the ticket are written all or nothing, and a
     # caller's transaction fails with them.
     with transaction.atomic(savepoint=False):
-        return _store_customer_message(conversation_id, text, external_id, handled=handled, automatic=automatic)
+        conversation = _locked_conversation(conversation_id, customer, channel)
+        return _store_customer_message(conversation, text, external_id, handled=handled, automatic=automatic)
+
+
+def _locked_conversation(conversation_id: int, customer: AbstractBaseUser | None, channel: str) -> Conversation:
+    """The conversation, locked, with its ticket if any (most have none); scoped to `customer` if given."""
+    conversations = Conversation.objects.select_for_update(of=("self",)).select_related("ticket")
+    if customer is None:
+        return conversations.get(pk=conversation_id)
+    conversation = conversations.filter(pk=conversation_id, customer=customer, channel=channel).first()
+    if conversation is None:
+        raise NoSuchConversation("No such conversation.")
+    if conversation.state == ConversationState.CLOSED:
+        raise ConversationClosed("This conversation is closed. Start a new conversation.")
+    conversation.customer = customer  # the row says so: spares the caller reading it again
+    return conversation
 
 
 def _store_customer_message(
-    conversation_id: int, text: str, external_id: str, *, handled: bool, automatic: bool
+    conversation: Conversation, text: str, external_id: str, *, handled: bool, automatic: bool
 ) -> tuple[Message, bool]:
-    conversation = (
-        Conversation.objects.select_for_update(of=("self",)).select_related("ticket").get(pk=conversation_id)
-    )
     if external_id:
         existing = Message.objects.filter(channel=conversation.channel, external_id=external_id).first()
         if existing is not None:
             return existing, False
     now = timezone.now()
-    message = Message.objects.create(
-        conversation=conversation,
+    message = _add_message(
+        conversation,
         author=Author.CUSTOMER,
         text=text,
-        channel=conversation.channel,
         external_id=external_id,
         created_at=now,
         handled_at=now if handled or automatic else None,
     )
-    conversation.last_message_at = now
-    conversation.save(update_fields=["last_message_at"])
-    _notify_message(message)
     ticket = getattr(conversation, "ticket", None)  # read with the conversation: most have none
     if ticket is not None and not automatic:
         ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
@@ -271,23 +303,17 @@ def store_reply(
     author: Author = Author.ASSISTANT,
     kind: str = "",
     reply_to: Message | None = None,
+    mark_handled: bool = True,
 ) -> Message:
-    """Store the assistant's (or the system's) reply; the caller holds the conversation's lock."""
+    """Store the assistant's (or the system's) reply; the caller holds the conversation's lock.
+    `reply_to` is marked handled unless the caller has done so (`mark_handled=False`)."""
     text = text.replace("\x00", "")  # generated text: no database stores NUL in text
     now = timezone.now()
-    message = Message.objects.create(
-        conversation=conversation,
-        author=author,
-        text=text[: MESSAGE_MAX * 2],
-        channel=conversation.channel,
-        kind=kind,
-        reply_to=reply_to,
-        created_at=now,
+    message = _add_message(
+        conversation, author=author, text=text[: MESSAGE_MAX * 2], kind=kind, reply_to=reply_to, created_at=now
     )
-    Conversation.objects.filter(pk=conversation.pk).update(last_message_at=now)
-    if reply_to is not None:
+    if reply_to is not None and mark_handled:
         Message.objects.filter(pk=reply_to.pk).update(handled_at=now)
-    _notify_message(message)
     return message
 
 

@@ -26,7 +26,7 @@ from loophole import ratelimit
 from loophole.celery import enqueue_on_commit
 from tickets import selectors
 from tickets import services as ticket_services
-from tickets.models import Author, Conversation, ConversationState, Message, Ticket
+from tickets.models import Author, Conversation, Message, Ticket
 
 logger = logging.getLogger(__name__)
 
@@ -218,36 +218,47 @@ def post_message(request: HttpRequest, conversation_id: int) -> HttpResponse:
     """Store the customer's message first, then answer it (201, the stored message): here when the
     assistant answers in milliseconds (the local one), else queued for the worker (a model).
 
-    A `client_id` makes a replayed POST return the same message instead of storing it twice.
+    A `client_id` makes a replayed POST return the same message instead of storing it twice. The
+    conversation's owner is checked on the row the store locks (another customer's is a 404).
     """
-    conversation = _own_conversation(request.user, conversation_id)
-    if conversation is None:
-        return error("No such conversation.", 404)
     parsed = _parse_message(request)
     if isinstance(parsed, JsonResponse):
         return parsed
     text, client_id = parsed
-    external_id = f"{conversation.pk}:{client_id}" if client_id else ""
-    if conversation.state == ConversationState.CLOSED:
-        return error("This conversation is closed. Start a new conversation.", 409)
+    external_id = f"{conversation_id}:{client_id}" if client_id else ""
     wait = _rate_limited(request.user.pk)
     if wait:
-        stored = Message.objects.filter(channel=CHANNEL, external_id=external_id).first() if external_id else None
+        stored = _stored_before(request.user, external_id)
         if stored is not None:
             return JsonResponse(message_json(stored), status=201)  # a retry of a message stored before the limit
         logger.warning("chat rate limit hit by customer %s", request.user.pk)
         return error("You're sending messages too quickly. Please wait a moment.", 429, **{"Retry-After": str(wait)})
     with push.held():  # the widget reads the message and its answer at once
         try:
-            message = assistant.receive(conversation, text, external_id=external_id)
+            message = assistant.receive(
+                conversation_id, text, external_id=external_id, customer=request.user, channel=CHANNEL
+            )
+        except ticket_services.NoSuchConversation as exc:
+            return error(str(exc), 404)
+        except ticket_services.ConversationClosed as exc:
+            return error(str(exc), 409)
         except ticket_services.TicketError as exc:
             return error(str(exc), 400)
         if message.handled_at is None:
             if assistant.answers_inline():
                 _answer_here(message, request.user)
             else:
-                _queue_answer(message.pk, conversation.pk)
+                _queue_answer(message.pk, conversation_id)
     return JsonResponse(message_json(message), status=201)
+
+
+def _stored_before(customer: Any, external_id: str) -> Message | None:
+    """The customer's own message stored under this client id, if any (a retried POST)."""
+    if not external_id:
+        return None
+    return Message.objects.filter(
+        channel=CHANNEL, external_id=external_id, conversation__customer=customer, author=Author.CUSTOMER
+    ).first()
 
 
 def _answer_here(message: Message, customer: Any) -> None:
@@ -391,8 +402,8 @@ async def _event_stream(conversation_id: int, after: int) -> AsyncIterator[str]:
     quiet = 0  # heartbeats since the last read
     async with push.Subscription(conversation_id) as subscription:
         yield f"retry: 3000\n: open {timezone.now().isoformat()}\n\n"
+        data = await read(conversation_id, after)
         while True:
-            data = await read(conversation_id, after)
             if data is None:
                 yield "event: gone\ndata: {}\n\n"
                 return
@@ -405,12 +416,42 @@ async def _event_stream(conversation_id: int, after: int) -> AsyncIterator[str]:
                 payload = json.dumps({"state": data["state"], "ticket": data["ticket"]})
                 yield f"event: state\ndata: {payload}\n\n"
             while True:
-                if await subscription.wait(HEARTBEAT_SECONDS):
+                pokes = await subscription.next(HEARTBEAT_SECONDS)
+                if pokes is not None:
+                    data = following_on(pokes, after, last_state) or await read(conversation_id, after)
                     break
                 yield ": heartbeat\n\n"
                 quiet += 1
                 if quiet % REREAD_HEARTBEATS == 0:
-                    break  # read now and then unpoked: a conversation purged meanwhile ends its stream
+                    # read now and then unpoked: a conversation purged meanwhile ends its stream
+                    data = await read(conversation_id, after)
+                    break
+
+
+def following_on(pokes: list[push.News | None], after: int, last_state: tuple[str, Any] | None) -> dict | None:
+    """The widget's view after these pokes, from their news alone: only when every poke has news, the
+    new messages follow on one by one from `after` (none missed), and the state is unchanged and has
+    no ticket (whose card comes from the rows). None: read the database."""
+    if last_state is None or last_state[1] is not None:
+        return None
+    state, messages = last_state[0], []
+    for news in pokes:
+        if news is None:
+            return None
+        fresh = [m for m in news["messages"] if m["id"] > after]
+        if not fresh:
+            continue  # told already (by a read that came first)
+        for message in fresh:
+            if message["previous_id"] != after:
+                return None  # one in between is not in the news
+            after = message["id"]
+            messages.append(
+                {k: message[k] for k in ("id", "author", "text", "created_at")}  # type: ignore[literal-required]
+            )
+        state = news["state"]
+    if state != last_state[0]:
+        return None
+    return {"state": state, "ticket": None, "messages": messages}
 
 
 @require_http_methods(["GET", "POST"])

@@ -89,7 +89,7 @@ def _store(parsed: ParsedEmail) -> Outcome:
         )
         text = with_subject(parsed.subject, text)
         logger.info("email conversation %s started (%s sender)", conversation.pk, "known" if customer else "unknown")
-    message = assistant.receive(conversation, text, external_id=parsed.external_id)
+    message = assistant.receive(conversation.pk, text, external_id=parsed.external_id)
     if message.handled_at is None:
         enqueue_on_commit(answer, message.pk)
     logger.info("inbound email stored as message %s in conversation %s", message.pk, conversation.pk)

@@ -136,7 +136,7 @@ def turn(request: HttpRequest) -> HttpResponse:
     if _confidence(request) < LOW_CONFIDENCE:
         return listen(REPEAT, turn=number)
     try:
-        message = assistant.receive(conversation, speech, external_id=f"{conversation.thread}:{number}")
+        message = assistant.receive(conversation.pk, speech, external_id=f"{conversation.thread}:{number}")
     except ticket_services.TicketError:
         return listen(TOO_LONG, turn=number)
     if settings.OPENAI_API_KEY:

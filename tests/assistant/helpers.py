@@ -32,5 +32,5 @@ def chat(customer, channel: str = "chat") -> Conversation:
 def say(conversation: Conversation, text: str, *, hands_off: bool | None = None) -> services.Reply:
     if hands_off is None:
         hands_off = conversation.channel == "chat"
-    message = services.receive(conversation, text)
+    message = services.receive(conversation.pk, text)
     return services.respond(message.pk, hands_off=hands_off)

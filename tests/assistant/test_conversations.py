@@ -175,7 +175,7 @@ def test_a_yes_without_an_offer_creates_nothing(customer):
 def test_responding_twice_to_the_same_yes_creates_one_ticket(customer):
     conversation = chat(customer)
     say(conversation, "I want a refund please")
-    message = services.receive(conversation, "yes")
+    message = services.receive(conversation.pk, "yes")
     first = services.respond(message.pk, hands_off=True)
     second = services.respond(message.pk, hands_off=True)
     assert first.message_id == second.message_id
@@ -184,7 +184,7 @@ def test_responding_twice_to_the_same_yes_creates_one_ticket(customer):
 
 def test_a_yes_written_before_the_offer_cannot_confirm_it(customer):
     conversation = chat(customer)
-    early = services.receive(conversation, "yes")  # stored, not yet answered
+    early = services.receive(conversation.pk, "yes")  # stored, not yet answered
     say(conversation, "I want a refund please")  # the offer comes after it
     services.respond(early.pk, hands_off=True)
     assert not Ticket.objects.exists()

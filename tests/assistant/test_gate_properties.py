@@ -70,7 +70,7 @@ def test_a_ticket_exists_only_where_an_offer_was_followed_by_the_customers_yes(s
     waiting: list[tuple[int, str, object]] = []
     for key, text, decision, now in steps:
         conversation = conversations[key]
-        message = services.receive(conversation, text)
+        message = services.receive(conversation.pk, text)
         waiting.append((message.pk, key, decision))
         if not now:
             continue

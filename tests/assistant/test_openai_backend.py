@@ -44,7 +44,7 @@ def chat(customer, channel: str = "chat") -> Conversation:
 
 
 def say(conversation: Conversation, text: str) -> services.Reply:
-    message = services.receive(conversation, text)
+    message = services.receive(conversation.pk, text)
     return services.respond(message.pk, hands_off=conversation.channel == "chat")
 
 

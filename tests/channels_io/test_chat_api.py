@@ -232,6 +232,29 @@ def test_a_retry_of_a_stored_message_is_accepted_even_past_the_rate_limit(api, d
     assert (again.status_code, again.json()["id"]) == (201, first.json()["id"])
 
 
+def test_a_retry_past_the_rate_limit_finds_only_the_customers_own_message(api, customer):
+    from channels_io.chat import views
+
+    theirs = ticket_services.open_conversation(channel="chat", customer=UserFactory())
+    ticket_services.store_customer_message(theirs.pk, "my secret", external_id=f"{theirs.pk}:t1")
+    cid = start(api)
+    for i in range(views.RATE_LIMIT):
+        send(api, cid, {"text": f"filler {i}"})
+    guessed = send(api, theirs.pk, {"text": "hello", "client_id": "t1"})  # their conversation, their client id
+    assert guessed.status_code == 429 and "secret" not in guessed.content.decode()
+    assert Message.objects.filter(conversation=theirs).count() == 1
+
+
+def test_a_closed_conversation_stores_nothing_and_someone_elses_is_checked_first(api):
+    cid = start(api)
+    Conversation.objects.filter(pk=cid).update(state="closed")
+    theirs = ticket_services.open_conversation(channel="chat", customer=UserFactory())
+    Conversation.objects.filter(pk=theirs.pk).update(state="closed")
+    assert send(api, cid, {"text": "hello?", "client_id": "c1"}).status_code == 409
+    assert send(api, theirs.pk, {"text": "hello?"}).status_code == 404  # not "closed": it is not theirs to know
+    assert not Message.objects.exists()
+
+
 def test_a_body_over_the_upload_limit_is_a_json_413(api):
     cid = start(api)
     response = send(api, cid, None, raw=b'{"text": "' + b"x" * 3_000_000 + b'"}')

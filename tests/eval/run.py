@@ -100,7 +100,7 @@ def run_case(case: dict[str, Any], customer, reference: str, engine=None) -> dic
     conversation = ticket_services.open_conversation(channel="chat", customer=customer, sender=customer.email)
     reply = None
     for text in [*case.get("history", []), case["text"]]:
-        message = services.receive(conversation, fill(text, reference))
+        message = services.receive(conversation.pk, fill(text, reference))
         reply = services.respond(message.pk, hands_off=True, engine=engine)
     outcome = str(reply.outcome)
     got = _CLASS_OF_OUTCOME.get(outcome, outcome)

@@ -35,7 +35,7 @@ class Command(BaseCommand):
             if not line or not line.strip():
                 break
             try:
-                message = services.receive(conversation, line.strip())
+                message = services.receive(conversation.pk, line.strip())
             except ticket_services.TicketError as exc:
                 self.stderr.write(str(exc))
                 continue
