@@ -129,8 +129,8 @@ def _store(
 
 
 def _lock(conversation_id: int) -> Conversation:
-    """The conversation, locked, with its ticket if it has one."""
-    return Conversation.objects.select_for_update(of=("self",)).select_related("ticket").get(pk=conversation_id)
+    """The conversation, locked, with `ticket_pk` (its ticket's id, or None)."""
+    return ticket_services.lock_conversation(conversation_id)
 
 
 def _lock_with_message(message_id: int, conversation_id: int) -> tuple[Message, Conversation]:
@@ -149,8 +149,8 @@ def _claim(message: Message) -> bool:
 
 
 def _has_ticket(conversation: Conversation) -> bool:
-    """Read with the locked conversation (select_related), so no query."""
-    return getattr(conversation, "ticket", None) is not None
+    """For a conversation locked by _lock (which read its ticket's id): no query."""
+    return conversation.ticket_pk is not None  # type: ignore[attr-defined]
 
 
 def respond(
@@ -285,7 +285,7 @@ def _apply(decision: Decision, message: Message, conversation: Conversation) -> 
         return _store(conversation, message, outcome, decision.text, decision.links, kind=kind)
     if conversation.customer_id is None:
         return _store(conversation, message, Outcome.ANSWERED, wording.NO_ACCOUNT_OFFER)
-    existing = conversation.ticket if _has_ticket(conversation) else None  # read with the lock
+    existing = Ticket.objects.get(pk=conversation.ticket_pk) if _has_ticket(conversation) else None  # type: ignore[attr-defined]
     if existing is not None:
         text = (
             f"Your ticket {existing.reference} from this conversation is already with the Loophole team, and "
