@@ -291,19 +291,27 @@ def _lock_sql(scoped: bool, vendor: str) -> str:
 def _store_customer_message(
     conversation: Conversation, text: str, external_id: str, *, handled: bool, automatic: bool
 ) -> tuple[Message, bool]:
-    if external_id:
-        existing = Message.objects.filter(channel=conversation.channel, external_id=external_id).first()
-        if existing is not None:
-            return existing, False
     now = timezone.now()
-    message = _add_message(
-        conversation,
-        author=Author.CUSTOMER,
-        text=text,
-        external_id=external_id,
-        created_at=now,
-        handled_at=now if handled or automatic else None,
-    )
+    fields = {
+        "author": Author.CUSTOMER,
+        "text": text,
+        "external_id": external_id,
+        "created_at": now,
+        "handled_at": now if handled or automatic else None,
+    }
+    if not external_id:
+        message = _add_message(conversation, **fields)
+    else:
+        try:
+            # A savepoint: a replay is told by the unique constraint when it happens (rarely), rather
+            # than by a read before every message; and two at once cannot both get in.
+            with transaction.atomic():
+                message = _add_message(conversation, **fields)
+        except IntegrityError:
+            existing = Message.objects.filter(channel=conversation.channel, external_id=external_id).first()
+            if existing is None:
+                raise
+            return existing, False
     if conversation.ticket_pk is not None and not automatic:  # read with the lock: most have none
         ticket = Ticket.objects.select_for_update().get(pk=conversation.ticket_pk)
         _event(ticket, EventKind.CUSTOMER_REPLY, conversation.customer)
