@@ -31,7 +31,11 @@ from django.http import FileResponse, HttpResponseBase  # noqa: E402
 from django.urls import Resolver404, get_resolver, set_script_prefix  # noqa: E402
 
 Scope = dict[str, Any]
-REQUEST_THREADS = 16  # sync requests one process serves at once (the database pool holds 20 connections)
+# Sync requests one process serves at once. Requests here are short (a model's answer waits in the
+# worker, not in a request) and share one GIL: more threads only take turns at it, and the switching
+# cost throughput (bench/chat.py, 2026-12-06: 16 threads 98 msg/s, 6: 109, 4: 125, 3: 118). A stream
+# holds no thread. The database pool (20 connections) stays larger than this.
+REQUEST_THREADS = 4
 
 
 class SyncStackHandler(ASGIHandler):
