@@ -30,6 +30,7 @@ from assistant.engines.base import (
 from assistant.engines.local import LocalEngine
 from assistant.tools import CustomerTools
 from tickets import services as ticket_services
+from tickets import statements
 from tickets.models import Author, Conversation, ConversationState, Message, Ticket
 
 logger = logging.getLogger(__name__)
@@ -93,12 +94,8 @@ def receive(
 
 
 def _history(message: Message) -> tuple[Turn, ...]:
-    earlier = (
-        Message.objects.filter(conversation_id=message.conversation_id, id__lt=message.pk)
-        .order_by("-id")
-        .values_list("author", "text", "kind")[:HISTORY]
-    )
-    return tuple(Turn(author, text, kind) for author, text, kind in reversed(earlier))
+    earlier = statements.turns_before(message.conversation_id, message.pk, HISTORY)
+    return tuple(Turn(author, text, kind) for author, text, kind in earlier)
 
 
 def _existing_reply(message: Message) -> Reply:
@@ -142,7 +139,7 @@ def _claim(message: Message) -> bool:
     """Mark the unanswered message handled, under the conversation's lock; False if it was answered
     meanwhile. Whatever follows in the transaction stores its reply (or hands it off)."""
     now = timezone.now()
-    if not Message.objects.filter(pk=message.pk, handled_at=None).update(handled_at=now):
+    if not statements.claim(message.pk, now):
         return False
     message.handled_at = now
     return True

@@ -7,7 +7,7 @@ happen next (emails, delivery of staff replies) with enqueue_on_commit.
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache, partial
+from functools import partial
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from loophole.celery import enqueue_on_commit
-from tickets import signals, tasks
+from tickets import signals, statements, tasks
 from tickets.models import (
     Author,
     Conversation,
@@ -63,11 +63,9 @@ def _add_message(conversation: Conversation, **fields: object) -> Message:
     """Insert a message and make it the conversation's newest; the caller holds the conversation's lock
     (which makes message ids rise in commit order within a conversation)."""
     previous_id = conversation.last_message_id
-    message = Message.objects.create(conversation=conversation, channel=conversation.channel, **fields)
+    message = statements.insert_message(Message(conversation=conversation, channel=conversation.channel, **fields))
+    statements.mark_newest(conversation.pk, message.pk, message.created_at)
     conversation.last_message_at, conversation.last_message_id = message.created_at, message.pk
-    Conversation.objects.filter(pk=conversation.pk).update(
-        last_message_at=message.created_at, last_message_id=message.pk
-    )
     transaction.on_commit(partial(_message_stored, message, conversation, previous_id))
     return message
 
@@ -243,8 +241,13 @@ def store_customer_message(
     # No savepoint: the message, the conversation and the ticket are written all or nothing, and a
     # caller's transaction fails with them.
     with transaction.atomic(savepoint=False):
-        conversation = lock_conversation(conversation_id, customer=customer, channel=channel)
-        return _store_customer_message(conversation, text, external_id, handled=handled, automatic=automatic)
+        try:
+            conversation = lock_conversation(conversation_id, customer=customer, channel=channel)
+        except (NoSuchConversation, ConversationClosed) as exc:
+            refused = exc  # raised outside the block: nothing is written, and a caller's transaction goes on
+        else:
+            return _store_customer_message(conversation, text, external_id, handled=handled, automatic=automatic)
+    raise refused
 
 
 def lock_conversation(
@@ -259,7 +262,8 @@ def lock_conversation(
     params: list[object] = [conversation_id]
     if customer is not None:
         params += [customer.pk, channel]
-    found = list(Conversation.objects.raw(_lock_sql(customer is not None, connection.vendor), params))
+    sql = statements.lock_conversation(customer is not None, connection.vendor)
+    found = list(Conversation.objects.raw(sql, params))
     if not found:
         if customer is not None:
             raise NoSuchConversation("No such conversation.")
@@ -270,22 +274,6 @@ def lock_conversation(
             raise ConversationClosed("This conversation is closed. Start a new conversation.")
         conversation.customer = customer  # the row says so: spares the caller reading it again
     return conversation
-
-
-@lru_cache(maxsize=4)
-def _lock_sql(scoped: bool, vendor: str) -> str:
-    qn = connection.ops.quote_name  # names from the models' metadata; the values are parameters
-    field = Conversation._meta.get_field
-    conversation, ticket = qn(Conversation._meta.db_table), qn(Ticket._meta.db_table)
-    where = f"c.{qn(field('id').column)} = %s"
-    if scoped:
-        where += f" AND c.{qn(field('customer').column)} = %s AND c.{qn(field('channel').column)} = %s"
-    ticket_conversation = qn(Ticket._meta.get_field("conversation").column)
-    lock = " FOR UPDATE OF c" if connection.features.has_select_for_update_of else ""  # SQLite: one writer anyway
-    return (
-        f"SELECT c.*, t.{qn(Ticket._meta.pk.column)} AS ticket_pk FROM {conversation} c "  # noqa: S608
-        f"LEFT JOIN {ticket} t ON t.{ticket_conversation} = c.{qn(field('id').column)} WHERE {where}{lock}"
-    )
 
 
 def _store_customer_message(

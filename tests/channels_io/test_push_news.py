@@ -12,7 +12,7 @@ from django.test import AsyncClient
 from django.utils import timezone
 
 from channels_io import push
-from channels_io.chat.views import following_on
+from channels_io.chat.stream import following_on
 from tests.factories import StaffFactory, UserFactory
 from tickets import services as ticket_services
 from tickets import signals

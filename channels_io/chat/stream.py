@@ -1,0 +1,167 @@
+"""What an open widget is shown: its conversation read in one statement, and the event stream that
+keeps it live from pokes (their news when it follows on, the database otherwise)."""
+
+import json
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.db import close_old_connections, connection
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from channels_io import push
+from tickets.models import Conversation, Message, Ticket
+
+HEARTBEAT_SECONDS = 15
+REREAD_HEARTBEATS = 4  # an idle stream reads the database once a minute, not at every heartbeat
+PAGE = 200
+
+
+def message_json(message: Message) -> dict[str, Any]:
+    return {
+        "id": message.pk,
+        "author": message.author,
+        "text": message.text,
+        "created_at": message.created_at.isoformat(),
+    }
+
+
+def ticket_json(ticket: Ticket | None) -> dict[str, Any] | None:
+    if ticket is None:
+        return None
+    return {
+        "id": ticket.reference,
+        "reference": ticket.reference,
+        "title": ticket.title,
+        "status": ticket.status,
+        "status_label": ticket.get_status_display(),
+        "summary": ticket.summary,
+        "created_at": ticket.created_at.isoformat(),
+        "resolved_at": ticket.resolved_at.isoformat() if ticket.resolved_at else None,
+        "action_taken": ticket.action_taken if ticket.resolved_at else "",
+    }
+
+
+TICKET_COLUMNS = ("reference", "title", "status", "summary", "created_at", "resolved_at", "action_taken")
+
+
+@lru_cache(maxsize=1)
+def _snapshot_sql() -> str:
+    """One statement for the widget's whole view: the conversation's state, its ticket and the messages
+    after an id. The stream runs it on every poke, so it is written once here rather than compiled by
+    the ORM each time (which cost more than the query itself)."""
+    qn = connection.ops.quote_name  # names from the models' metadata; the values are parameters
+    conversation, ticket, message = (qn(m._meta.db_table) for m in (Conversation, Ticket, Message))
+    ticket_columns = ", ".join(f"t.{qn(Ticket._meta.get_field(name).column)}" for name in TICKET_COLUMNS)
+    return (
+        f"SELECT c.state, t.id, {ticket_columns}, m.id, m.author, m.text, m.created_at "  # noqa: S608
+        f"FROM {conversation} c "
+        f"LEFT JOIN {ticket} t ON t.conversation_id = c.id "
+        f"LEFT JOIN {message} m ON m.conversation_id = c.id AND m.id > %s "
+        f"WHERE c.id = %s ORDER BY m.id LIMIT {PAGE}"
+    )
+
+
+def _aware(value: datetime | str | None) -> datetime | None:
+    """A timestamp from a raw row: SQLite may hand back text or a naive UTC time."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if value is not None and timezone.is_naive(value):
+        value = timezone.make_aware(value, UTC)
+    return value
+
+
+def snapshot(conversation_id: int, after: int) -> dict[str, Any] | None:
+    """State, ticket and the messages after `after` of one conversation (the widget's whole view);
+    None once the conversation is gone (purged). One statement: the stream runs this on every poke."""
+    with connection.cursor() as cursor:
+        cursor.execute(_snapshot_sql(), [after, conversation_id])
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    state, ticket_id, *ticket_values = rows[0][: 2 + len(TICKET_COLUMNS)]
+    ticket = None
+    if ticket_id is not None:
+        fields = dict(zip(TICKET_COLUMNS, ticket_values, strict=True))
+        for name in ("created_at", "resolved_at"):
+            fields[name] = _aware(fields[name])
+        ticket = Ticket(id=ticket_id, **fields)
+    messages = []
+    for pk, author, text, created_at in (row[2 + len(TICKET_COLUMNS) :] for row in rows):
+        if pk is not None:
+            messages.append({"id": pk, "author": author, "text": text, "created_at": _aware(created_at).isoformat()})
+    return {"state": state, "ticket": ticket_json(ticket), "messages": messages}
+
+
+def in_thread(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Run ORM work off the event loop on a pooled connection, returned at once (no thread is held)."""
+
+    def run(*args: Any) -> Any:
+        close_old_connections()
+        try:
+            return fn(*args)
+        finally:
+            connection.close()
+
+    return sync_to_async(run, thread_sensitive=False)
+
+
+async def event_stream(conversation_id: int, after: int) -> AsyncIterator[str]:
+    read = in_thread(snapshot)
+    last_state: tuple[str, Any] | None = None
+    quiet = 0  # heartbeats since the last read
+    async with push.Subscription(conversation_id) as subscription:
+        yield f"retry: 3000\n: open {timezone.now().isoformat()}\n\n"
+        data = await read(conversation_id, after)
+        while True:
+            if data is None:
+                yield "event: gone\ndata: {}\n\n"
+                return
+            for message in data["messages"]:
+                after = message["id"]
+                yield f"id: {after}\nevent: message\ndata: {json.dumps(message)}\n\n"
+            state = (data["state"], data["ticket"])
+            if state != last_state:
+                last_state = state
+                payload = json.dumps({"state": data["state"], "ticket": data["ticket"]})
+                yield f"event: state\ndata: {payload}\n\n"
+            while True:
+                pokes = await subscription.next(HEARTBEAT_SECONDS)
+                if pokes is not None:
+                    data = following_on(pokes, after, last_state) or await read(conversation_id, after)
+                    break
+                yield ": heartbeat\n\n"
+                quiet += 1
+                if quiet % REREAD_HEARTBEATS == 0:
+                    # read now and then unpoked: a conversation purged meanwhile ends its stream
+                    data = await read(conversation_id, after)
+                    break
+
+
+def following_on(pokes: list[push.News | None], after: int, last_state: tuple[str, Any] | None) -> dict | None:
+    """The widget's view after these pokes, from their news alone: only when every poke has news, the
+    new messages follow on one by one from `after` (none missed), and the state is unchanged and has
+    no ticket (whose card comes from the rows). None: read the database."""
+    if last_state is None or last_state[1] is not None:
+        return None
+    state, messages = last_state[0], []
+    for news in pokes:
+        if news is None:
+            return None
+        fresh = [m for m in news["messages"] if m["id"] > after]
+        if not fresh:
+            continue  # told already (by a read that came first)
+        for message in fresh:
+            if message["previous_id"] != after:
+                return None  # one in between is not in the news
+            after = message["id"]
+            messages.append(
+                {k: message[k] for k in ("id", "author", "text", "created_at")}  # type: ignore[literal-required]
+            )
+        state = news["state"]
+    if state != last_state[0]:
+        return None
+    return {"state": state, "ticket": None, "messages": messages}
