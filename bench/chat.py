@@ -199,6 +199,7 @@ class Customer:
 
 def make_customers(prefix: str, count: int) -> list[Customer]:
     """`count` active customers, each with a database session (logged in) and a csrftoken."""
+    from django.conf import settings
     from django.contrib.auth.hashers import make_password
     from django.contrib.sessions.backends.db import SessionStore
     from django.contrib.sessions.models import Session
@@ -218,7 +219,7 @@ def make_customers(prefix: str, count: int) -> list[Customer]:
         key = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(32))
         data = {
             "_auth_user_id": str(user.pk),
-            "_auth_user_backend": "django.contrib.auth.backends.ModelBackend",
+            "_auth_user_backend": settings.AUTHENTICATION_BACKENDS[0],
             "_auth_user_hash": user.get_session_auth_hash(),
         }
         sessions.append(Session(session_key=key, session_data=store.encode(data), expire_date=expire))
@@ -633,7 +634,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--web-workers", type=int, default=2,
                         help="uvicorn worker processes in (a) and (b), as the baseline runs; (c) runs one")  # fmt: skip
-    parser.add_argument("--ring", type=int, default=10, help="customers per saturating client (1: the literal 32)")
+    parser.add_argument("--ring", type=int, default=20, help="customers per saturating client (1: the literal 32)")
     parser.add_argument("--idle", type=int, default=1000, help="idle widgets in (c): 100 customers x idle/100")
     parser.add_argument("--publishes", type=int, default=200)
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: a,baseline,b,c")

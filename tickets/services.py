@@ -15,6 +15,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from loophole import rows
 from loophole.celery import enqueue_on_commit
 from tickets import signals, statements, tasks
 from tickets.models import (
@@ -262,13 +263,15 @@ def lock_conversation(
     params: list[object] = [conversation_id]
     if customer is not None:
         params += [customer.pk, channel]
-    sql = statements.lock_conversation(customer is not None, connection.vendor)
-    found = list(Conversation.objects.raw(sql, params))
-    if not found:
+    with connection.cursor() as cursor:
+        cursor.execute(statements.lock_conversation(customer is not None, connection.vendor), params)
+        row = cursor.fetchone()
+    if row is None:
         if customer is not None:
             raise NoSuchConversation("No such conversation.")
         raise Conversation.DoesNotExist(f"conversation {conversation_id} does not exist")
-    conversation = found[0]
+    conversation = rows.instance(Conversation, row)
+    conversation.ticket_pk = row[-1]  # type: ignore[attr-defined]
     if customer is not None:
         if conversation.state == ConversationState.CLOSED:
             raise ConversationClosed("This conversation is closed. Start a new conversation.")

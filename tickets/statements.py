@@ -12,6 +12,7 @@ from functools import lru_cache
 
 from django.db import connection
 
+from loophole import rows
 from tickets.models import Conversation, Message, Ticket
 
 
@@ -25,15 +26,15 @@ def _column(model: type, name: str) -> str:
 
 @lru_cache(maxsize=4)
 def lock_conversation(scoped: bool, vendor: str) -> str:
-    """SELECT the conversation (`scoped`: of a customer, on a channel) FOR UPDATE, with `ticket_pk`,
-    its ticket's id or NULL. Parameters: id[, customer id, channel]."""
+    """SELECT the conversation's columns (`scoped`: of a customer, on a channel) FOR UPDATE, then its
+    ticket's id or NULL. Parameters: id[, customer id, channel]."""
     conversation, ticket = _qn(Conversation._meta.db_table), _qn(Ticket._meta.db_table)
     where = f"c.{_column(Conversation, 'id')} = %s"
     if scoped:
         where += f" AND c.{_column(Conversation, 'customer')} = %s AND c.{_column(Conversation, 'channel')} = %s"
     lock = " FOR UPDATE OF c" if connection.features.has_select_for_update_of else ""  # SQLite: one writer anyway
     return (
-        f"SELECT c.*, t.{_column(Ticket, 'id')} AS ticket_pk FROM {conversation} c "  # noqa: S608
+        f"SELECT {rows.columns(Conversation, 'c')}, t.{_column(Ticket, 'id')} FROM {conversation} c "  # noqa: S608
         f"LEFT JOIN {ticket} t ON t.{_column(Ticket, 'conversation')} = c.{_column(Conversation, 'id')} "
         f"WHERE {where}{lock}"
     )
