@@ -60,11 +60,14 @@ def _notify_changed(ticket: Ticket) -> None:
     )
 
 
-def _add_message(conversation: Conversation, **fields: object) -> Message:
+def _add_message(conversation: Conversation, *, once: bool = False, **fields: object) -> Message | None:
     """Insert a message and make it the conversation's newest; the caller holds the conversation's lock
-    (which makes message ids rise in commit order within a conversation)."""
+    (which makes message ids rise in commit order within a conversation). `once`: None, and nothing
+    written, if its channel's external id is stored already."""
     previous_id = conversation.last_message_id
-    message = statements.insert_message(Message(conversation=conversation, channel=conversation.channel, **fields))
+    message = Message(conversation=conversation, channel=conversation.channel, **fields)
+    if statements.insert_message(message, once=once) is None:
+        return None
     statements.mark_newest(conversation.pk, message.pk, message.created_at)
     conversation.last_message_at, conversation.last_message_id = message.created_at, message.pk
     transaction.on_commit(partial(_message_stored, message, conversation, previous_id))
@@ -290,19 +293,12 @@ def _store_customer_message(
         "created_at": now,
         "handled_at": now if handled or automatic else None,
     }
-    if not external_id:
-        message = _add_message(conversation, **fields)
-    else:
-        try:
-            # A savepoint: a replay is told by the unique constraint when it happens (rarely), rather
-            # than by a read before every message; and two at once cannot both get in.
-            with transaction.atomic():
-                message = _add_message(conversation, **fields)
-        except IntegrityError:
-            existing = Message.objects.filter(channel=conversation.channel, external_id=external_id).first()
-            if existing is None:
-                raise
-            return existing, False
+    message = _add_message(conversation, once=bool(external_id), **fields)
+    if message is None:  # a replay: told by the unique constraint as it happens, not by a read first
+        existing = Message.objects.filter(channel=conversation.channel, external_id=external_id).first()
+        if existing is None:
+            raise IntegrityError(f"message {external_id!r} was neither stored nor found")
+        return existing, False
     if conversation.ticket_pk is not None and not automatic:  # read with the lock: most have none
         ticket = Ticket.objects.select_for_update().get(pk=conversation.ticket_pk)
         _event(ticket, EventKind.CUSTOMER_REPLY, conversation.customer)

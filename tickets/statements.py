@@ -43,20 +43,26 @@ def lock_conversation(scoped: bool, vendor: str) -> str:
 _MESSAGE_FIELDS = tuple(f for f in Message._meta.concrete_fields if not f.primary_key)
 
 
-@lru_cache(maxsize=2)
-def _insert_message_sql(vendor: str) -> str:
+@lru_cache(maxsize=4)
+def _insert_message_sql(once: bool, vendor: str) -> str:
     columns = ", ".join(_qn(f.column) for f in _MESSAGE_FIELDS)
     values = ", ".join(["%s"] * len(_MESSAGE_FIELDS))
     table, pk = _qn(Message._meta.db_table), _qn(Message._meta.pk.column)
-    return f"INSERT INTO {table} ({columns}) VALUES ({values}) RETURNING {pk}"  # noqa: S608
+    skip = " ON CONFLICT DO NOTHING" if once else ""
+    return f"INSERT INTO {table} ({columns}) VALUES ({values}){skip} RETURNING {pk}"  # noqa: S608
 
 
-def insert_message(message: Message) -> Message:
-    """INSERT an unsaved message (every field set, as Model.save would send it); sets its id."""
+def insert_message(message: Message, *, once: bool = False) -> Message | None:
+    """INSERT an unsaved message (every field set, as Model.save would send it); sets its id. `once`:
+    a message whose channel and external id are stored already is not inserted, and None returned
+    (no error, so the transaction goes on)."""
     params = [f.get_db_prep_save(f.pre_save(message, add=True), connection) for f in _MESSAGE_FIELDS]
     with connection.cursor() as cursor:
-        cursor.execute(_insert_message_sql(connection.vendor), params)
-        (message.pk,) = cursor.fetchone()
+        cursor.execute(_insert_message_sql(once, connection.vendor), params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    message.pk = row[0]
     message._state.adding, message._state.db = False, connection.alias
     return message
 
