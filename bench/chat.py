@@ -1,6 +1,6 @@
 """The chat widget under the production server: round trips through the assistant, and idle streams.
 
-    .venv/bin/python bench/chat.py [--pool threads|prefork] [--seconds 30] [--ring 10] [--idle 1000] [--keep]
+    .venv/bin/python bench/chat.py [--pool threads|prefork] [--seconds 30] [--ring 20] [--idle 1000] [--keep]
 
 Recreates the database `loophole_chatbench` on the baseline's PostgreSQL (127.0.0.1:55432),
 migrates it, imports help_articles, flushes Redis db 5 (56379), creates customers (one password
@@ -16,8 +16,8 @@ on which the assistant's reply arrives as `event: message`.
 (a) saturation: 32 concurrent clients, each sending a help question as soon as the assistant's reply
     to its previous one arrives on the SSE stream, for --seconds: completed round trips per second,
     errors. Each client rotates over --ring customers (each with its own conversation and open
-    stream) so that no customer passes the widget's rate limit (30 messages a minute); `--ring 1`
-    measures the literal 32 customers, and then the limit (429) is what is measured. Then the
+    stream) so that no customer passes the widget's rate limit (30 messages a minute: rings of 20,
+    640 customers, allow 320 msg/s in all); `--ring 1` measures the literal 32 customers, and then the limit (429) is what is measured. Then the
     baseline's `insert` with Django's standard middleware (`http_bench.sh uvicorn insert`, wrk at 32
     connections) in the same run, and our rate over its rate.
 (b) realistic: 32 clients each waiting 0.8-1.2 s between messages for --seconds (2 customers per
@@ -30,7 +30,8 @@ on which the assistant's reply arrives as `event: message`.
     that stream receives the message.
 
 Needs `cd /tmp/baseline && ./services.sh start` (BASELINE_DIR). About 3 minutes. `--profile DIR`
-records py-spy (if installed in the venv) on the web and worker processes during (a).
+records py-spy (if installed in the venv; --gil, non-blocking) on the web and worker processes during
+(a), the opening of its streams included.
 """
 
 import argparse
