@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 TITLE_MAX = 80
 MESSAGE_MAX = 4000
+MAX_ID = 2**63 - 1  # ids are 64-bit: a larger number names no row (and SQLite cannot even bind it)
 
 
 class TicketError(Exception):
@@ -266,9 +267,11 @@ def lock_conversation(
     params: list[object] = [conversation_id]
     if customer is not None:
         params += [customer.pk, channel]
-    with connection.cursor() as cursor:
-        cursor.execute(statements.lock_conversation(customer is not None, connection.vendor), params)
-        row = cursor.fetchone()
+    row = None
+    if 0 < conversation_id <= MAX_ID:
+        with connection.cursor() as cursor:
+            cursor.execute(statements.lock_conversation(customer is not None, connection.vendor), params)
+            row = cursor.fetchone()
     if row is None:
         if customer is not None:
             raise NoSuchConversation("No such conversation.")

@@ -207,7 +207,7 @@ def _after(request: HttpRequest) -> int | None:
             value = int(raw)
         except ValueError:
             return None
-        if value < 0:
+        if not 0 <= value <= ticket_services.MAX_ID:
             return None
         values.append(value)
     return max(values, default=0)

@@ -255,6 +255,17 @@ def test_a_closed_conversation_stores_nothing_and_someone_elses_is_checked_first
     assert not Message.objects.exists()
 
 
+@pytest.mark.parametrize("number", ["0", str(2**63), "99999999999999999999"], ids=["zero", "past-64-bit", "huge"])
+def test_a_conversation_id_or_message_id_no_row_can_have_is_a_clean_404_or_400(api, number):
+    cid = start(api)
+    assert send(api, int(number), {"text": "hello"}).status_code == 404
+    assert read(api, int(number)).status_code == 404
+    if number != "0":
+        assert api("get", f"/chat/conversations/{cid}/messages/?after={number}").status_code == 400
+        assert api("get", f"/chat/conversations/{cid}/events/", HTTP_LAST_EVENT_ID=number).status_code == 400
+    assert not Message.objects.exists()
+
+
 def test_a_body_over_the_upload_limit_is_a_json_413(api):
     cid = start(api)
     response = send(api, cid, None, raw=b'{"text": "' + b"x" * 3_000_000 + b'"}')
