@@ -65,7 +65,7 @@ def test_the_limit_is_per_ip_and_per_minute(clock):
     assert client.get("/chat/tickets/").status_code == 200
 
 
-def test_the_customers_own_limit_still_applies_below_the_ip_limit(settings):
+def test_the_customers_own_limit_still_applies_below_the_ip_limit(settings, clock):
     from channels_io.chat import views
 
     settings.RATE_LIMIT_CHAT_PER_IP = 1000

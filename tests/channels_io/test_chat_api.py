@@ -1,9 +1,12 @@
 """The widget's JSON endpoints: shapes, the customer's own data only, bad input, replays."""
 
 import json
+from datetime import timedelta
 
 import pytest
+import time_machine
 from django.test import Client
+from django.utils import timezone
 
 from tests.assistant.helpers import add_articles
 from tests.factories import StaffFactory, UserFactory, make_ticket
@@ -17,6 +20,14 @@ pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.fixture
 def customer():
     return UserFactory(email="dana@example.com")
+
+
+@pytest.fixture
+def clock():
+    """At the start of a minute, so that a test's messages fall in one rate-limit window."""
+    start = timezone.now().replace(second=0, microsecond=0) + timedelta(minutes=1)
+    with time_machine.travel(start, tick=False) as traveller:
+        yield traveller
 
 
 @pytest.fixture
@@ -188,7 +199,7 @@ def test_posts_without_the_csrf_token_are_refused(customer):
     assert not Conversation.objects.exists()
 
 
-def test_the_rate_limit_answers_429_with_retry_after(api, settings, django_capture_on_commit_callbacks):
+def test_the_rate_limit_answers_429_with_retry_after(api, clock, settings, django_capture_on_commit_callbacks):
     from channels_io.chat import views
 
     cid = start(api)
@@ -221,7 +232,9 @@ def test_a_closed_conversation_refuses_new_messages(api):
     assert response.status_code == 409 and "new conversation" in response.json()["error"]
 
 
-def test_a_retry_of_a_stored_message_is_accepted_even_past_the_rate_limit(api, django_capture_on_commit_callbacks):
+def test_a_retry_of_a_stored_message_is_accepted_even_past_the_rate_limit(
+    api, clock, django_capture_on_commit_callbacks
+):
     from channels_io.chat import views
 
     cid = start(api)
@@ -232,7 +245,7 @@ def test_a_retry_of_a_stored_message_is_accepted_even_past_the_rate_limit(api, d
     assert (again.status_code, again.json()["id"]) == (201, first.json()["id"])
 
 
-def test_a_retry_past_the_rate_limit_finds_only_the_customers_own_message(api, customer):
+def test_a_retry_past_the_rate_limit_finds_only_the_customers_own_message(api, clock, customer):
     from channels_io.chat import views
 
     theirs = ticket_services.open_conversation(channel="chat", customer=UserFactory())
