@@ -5,19 +5,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("channels_io", "0002_sms_opt_out"),
+        ('channels_io', '0002_sms_opt_out'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="InboundText",
+            name='InboundText',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("sid", models.CharField(max_length=34, unique=True)),
-                ("sender", models.CharField(max_length=16)),
-                ("body", models.TextField()),
-                ("received_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('sid', models.CharField(max_length=34, unique=True)),
+                ('sender', models.CharField(max_length=16)),
+                ('body', models.TextField()),
+                ('received_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
             ],
         ),
     ]
