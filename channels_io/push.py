@@ -50,20 +50,10 @@ _publisher: redis.Redis | None = None
 _held: contextvars.ContextVar[dict[int, list[News | None]] | None] = contextvars.ContextVar("push_held", default=None)
 
 
-def news_of(message: Any, previous_id: int, state: str) -> News:
-    """The news of one stored message (a tickets Message), as the widget shows it."""
-    return {
-        "state": state,
-        "messages": [
-            {
-                "id": message.pk,
-                "previous_id": previous_id,
-                "author": message.author,
-                "text": message.text,
-                "created_at": message.created_at.isoformat(),
-            }
-        ],
-    }
+def news_of(shown: dict[str, Any], previous_id: int, state: str) -> News:
+    """The news of one stored message: `shown`, the message as the widget shows it, with the id of
+    the message before it."""
+    return {"state": state, "messages": [{**shown, "previous_id": previous_id}]}  # type: ignore[list-item]
 
 
 def _redis_publisher() -> redis.Redis:

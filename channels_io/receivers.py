@@ -5,6 +5,7 @@ from typing import Any
 from django.dispatch import receiver
 
 from channels_io import push, registry
+from channels_io.chat.stream import message_json
 from channels_io.delivery import deliver
 from loophole.celery import enqueue_on_commit
 from tickets import signals
@@ -14,7 +15,7 @@ from tickets import signals
 def poke_on_message(
     sender: Any, conversation_id: int, message_id: int, message: Any, previous_id: int, state: str, **kwargs: Any
 ) -> None:
-    push.poke(conversation_id, push.news_of(message, previous_id, state))
+    push.poke(conversation_id, push.news_of(message_json(message), previous_id, state))
 
 
 @receiver(signals.ticket_changed)

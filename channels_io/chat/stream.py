@@ -158,9 +158,7 @@ def following_on(pokes: list[push.News | None], after: int, last_state: tuple[st
             if message["previous_id"] != after:
                 return None  # one in between is not in the news
             after = message["id"]
-            messages.append(
-                {k: message[k] for k in ("id", "author", "text", "created_at")}  # type: ignore[literal-required]
-            )
+            messages.append({k: v for k, v in message.items() if k != "previous_id"})
         state = news["state"]
     if state != last_state[0]:
         return None

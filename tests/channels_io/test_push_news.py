@@ -12,7 +12,7 @@ from django.test import AsyncClient
 from django.utils import timezone
 
 from channels_io import push
-from channels_io.chat.stream import following_on
+from channels_io.chat.stream import following_on, message_json
 from tests.factories import StaffFactory, UserFactory
 from tickets import services as ticket_services
 from tickets import signals
@@ -144,7 +144,7 @@ async def test_news_that_skips_a_message_is_not_shown_and_the_rows_are(anyio_bac
 
 def test_news_of_a_message_has_the_widgets_shape():
     message = Message(pk=7, author="assistant", text="Hi", created_at=timezone.now())
-    assert push.news_of(message, 6, "assistant")["messages"][0] == {
+    assert push.news_of(message_json(message), 6, "assistant")["messages"][0] == {
         "id": 7,
         "previous_id": 6,
         "author": "assistant",
