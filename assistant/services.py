@@ -204,9 +204,7 @@ def respond(
             Message.objects.filter(pk=fallback.pk).update(reply_to=None)
             logger.info("message %s answered again after a fallback (%s)", message_id, decision.engine)
             return _apply(decision, message, conversation)
-        customer = conversation.customer if conversation.customer_id else None  # read already, for the tools
         conversation = _lock(conversation.pk)
-        conversation.customer = customer
         if not _claim(message):
             return _existing_reply(message)
         if conversation.state != ConversationState.ASSISTANT or (hands_off and _has_ticket(conversation)):

@@ -15,10 +15,7 @@ class Backend(ModelBackend):
         User = get_user_model()
         pk = User._meta.pk  # user_id: read from the session by Django with this field's to_python
         value = pk.get_db_prep_value(user_id, connection)
-        with connection.cursor() as cursor:
-            cursor.execute(f"{rows.select(User)} WHERE {connection.ops.quote_name(pk.column)} = %s", [value])
-            row = cursor.fetchone()
-        if row is None:
+        user = rows.one(User, f"{connection.ops.quote_name(pk.column)} = %s", [value])
+        if user is None:
             return None
-        user = rows.instance(User, row)
         return user if self.user_can_authenticate(user) else None

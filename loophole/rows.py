@@ -31,6 +31,15 @@ def _columns(model: type[Model], alias: str, vendor: str) -> str:
     return ", ".join(prefix + connection.ops.quote_name(f.column) for f in model._meta.concrete_fields)
 
 
+def one(model: type[M], where: str, params: Sequence[Any]) -> M | None:
+    """The instance read by `SELECT <the model's concrete columns> FROM <its table> WHERE <where>`
+    (its first row), or None."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"{select(model)} WHERE {where}", params)
+        row = cursor.fetchone()
+    return None if row is None else instance(model, row)
+
+
 def instance(model: type[M], row: Sequence[Any]) -> M:
     """The instance of `model` whose concrete fields' values are the start of `row`."""
     names, converters = _converters(model, connection.vendor)

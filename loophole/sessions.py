@@ -18,10 +18,7 @@ class SessionStore(db.SessionStore):
         field = Session._meta.get_field
         expire = field("expire_date").get_db_prep_value(timezone.now(), connection)
         key_column, expire_column = (connection.ops.quote_name(field(n).column) for n in ("session_key", "expire_date"))
-        with connection.cursor() as cursor:
-            cursor.execute(f"{rows.select(Session)} WHERE {key_column} = %s AND {expire_column} > %s", [key, expire])
-            row = cursor.fetchone()
-        if row is None:
+        session = rows.one(Session, f"{key_column} = %s AND {expire_column} > %s", [key, expire])
+        if session is None:
             self._session_key = None
-            return None
-        return rows.instance(Session, row)
+        return session

@@ -11,7 +11,7 @@ from functools import partial
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -264,14 +264,9 @@ def lock_conversation(
 
     One hand-written statement: every chat message takes this lock twice (stored, answered), and the
     ORM's building of the joined, locked query cost several times the query itself."""
-    params: list[object] = [conversation_id]
-    if customer is not None:
-        params += [customer.pk, channel]
     row = None
     if 0 < conversation_id <= MAX_ID:
-        with connection.cursor() as cursor:
-            cursor.execute(statements.lock_conversation(customer is not None, connection.vendor), params)
-            row = cursor.fetchone()
+        row = statements.lock_conversation(conversation_id, None if customer is None else customer.pk, channel)
     if row is None:
         if customer is not None:
             raise NoSuchConversation("No such conversation.")

@@ -24,10 +24,17 @@ def _column(model: type, name: str) -> str:
     return _qn(model._meta.get_field(name).column)
 
 
+def lock_conversation(conversation_id: int, customer_id: int | None, channel: str) -> tuple | None:
+    """SELECT ... FOR UPDATE the conversation (with `customer_id`: only theirs, on `channel`): its
+    row, the concrete columns in field order (loophole.rows) then its ticket's id or NULL; or None."""
+    params: list[object] = [conversation_id] if customer_id is None else [conversation_id, customer_id, channel]
+    with connection.cursor() as cursor:
+        cursor.execute(_lock_sql(customer_id is not None, connection.vendor), params)
+        return cursor.fetchone()
+
+
 @lru_cache(maxsize=4)
-def lock_conversation(scoped: bool, vendor: str) -> str:
-    """SELECT the conversation's columns (`scoped`: of a customer, on a channel) FOR UPDATE, then its
-    ticket's id or NULL. Parameters: id[, customer id, channel]."""
+def _lock_sql(scoped: bool, vendor: str) -> str:
     conversation, ticket = _qn(Conversation._meta.db_table), _qn(Ticket._meta.db_table)
     where = f"c.{_column(Conversation, 'id')} = %s"
     if scoped:
@@ -112,5 +119,5 @@ def turns_before(conversation_id: int, message_id: int, limit: int) -> list[tupl
     """(author, text, kind) of the conversation's last `limit` messages before this one, oldest first."""
     with connection.cursor() as cursor:
         cursor.execute(_turns_sql(connection.vendor), [conversation_id, message_id, limit])
-        rows = cursor.fetchall()
-    return [tuple(row) for row in reversed(rows)]  # type: ignore[misc]
+        newest_first = cursor.fetchall()
+    return [tuple(row) for row in reversed(newest_first)]  # type: ignore[misc]
