@@ -1,10 +1,6 @@
 """News on a poke: a widget's stream shows the messages a poke carries without reading the database
 only when they follow on from what it has shown; anything else is read from the rows."""
 
-import asyncio
-import json
-import time
-
 import pytest
 from asgiref.sync import sync_to_async
 from django.dispatch import receiver
@@ -13,6 +9,7 @@ from django.utils import timezone
 
 from channels_io import push
 from channels_io.chat.stream import following_on, message_json
+from tests.channels_io.sse import events
 from tests.factories import StaffFactory, UserFactory
 from tickets import services as ticket_services
 from tickets import signals
@@ -100,23 +97,6 @@ def test_each_stored_message_knows_the_one_before_it(django_capture_on_commit_ca
     assert Message.objects.filter(conversation=conversation).latest("pk").pk == staff_reply.pk
 
 
-async def read_events(stream, until, timeout: float = 5.0) -> list[tuple[str, dict]]:
-    found: list[tuple[str, dict]] = []
-    buffer = ""
-    deadline = time.monotonic() + timeout
-    while not until(found):
-        chunk = await asyncio.wait_for(stream.__anext__(), max(0.01, deadline - time.monotonic()))
-        buffer += chunk.decode() if isinstance(chunk, bytes) else chunk
-        while "\n\n" in buffer:
-            block, buffer = buffer.split("\n\n", 1)
-            fields = dict(
-                line.split(": ", 1) for line in block.splitlines() if ": " in line and not line.startswith(":")
-            )
-            if "event" in fields:
-                found.append((fields["event"], json.loads(fields["data"])))
-    return found
-
-
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.mark.anyio
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
@@ -127,19 +107,17 @@ async def test_news_that_skips_a_message_is_not_shown_and_the_rows_are(anyio_bac
     client = AsyncClient()
     await sync_to_async(client.force_login)(customer)
     response = await client.get(f"/chat/conversations/{conversation.pk}/events/")
-    stream = response.streaming_content.__aiter__()
-    opened = await read_events(stream, lambda found: len(found) >= 2)
-    assert [name for name, _ in opened] == ["message", "state"]
+    opened = await events(response, 2)
+    assert [name for name, _data, _id in opened] == ["message", "state"]
 
     # News claiming a message after one the widget has not seen: the stream must check the rows.
     forged = news("assistant", (first.pk + 1000, first.pk + 999))
     forged["messages"][0]["text"] = "forged"
     await sync_to_async(push.poke)(conversation.pk, forged)
     real, _ = await sync_to_async(ticket_services.store_customer_message)(conversation.pk, "second")
-    shown = await read_events(stream, lambda found: any(d.get("id") == real.pk for _, d in found))
-    texts = [data["text"] for name, data in shown if name == "message"]
-    assert texts == ["second"]
-    await stream.aclose()
+    shown = await events(response, 1)
+    assert [(name, data["id"], data["text"]) for name, data, _id in shown] == [("message", real.pk, "second")]
+    await response.streaming_content.aclose()
 
 
 def test_news_of_a_message_has_the_widgets_shape():
