@@ -5,7 +5,7 @@ The OpenAI engine may propose its own; they pass the same checks, and this draft
 
 import re
 
-from assistant import language
+from assistant import language, references
 from assistant.engines.base import TicketDraft, Turn
 
 TITLE_MAX = 80
@@ -35,7 +35,7 @@ def customer_texts(history: tuple[Turn, ...], text: str) -> list[str]:
         if s.strip()
         and not language.smalltalk(s)
         and language.confirmation(s) == language.Answer.UNCLEAR
-        and not language.find_references(s)
+        and not references.find_references(s)
         and not language.didnt_help(s)
     ]
 

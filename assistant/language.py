@@ -6,8 +6,6 @@ Nothing here calls a model. The ticket gate relies on `confirmation()` alone.
 import re
 from enum import Enum
 
-from tickets.reference import parse_reference
-
 
 class Answer(Enum):
     YES = "yes"
@@ -23,111 +21,82 @@ def _norm(text: str) -> str:
 
 
 _YES_STRONG = re.compile(
-    r"^(y|yes|yeah|yea|ya|yep|yup|sure|ok|okay|please|absolutely|definitely|certainly|correct|right|alright|"
-    r"affirmative|go ahead|do it|do that|go for it|of course|open it|open one|open the ticket|open a ticket|"
-    r"create it|create one|create the ticket|create a ticket|make it|sounds good|that would be great|"
-    r"that'd be great|please do|yes please)$"
+    r"^(y|yes|yeah|yea|ya|yep|yup|yes please|sure|ok|okay|k|please|absolutely|definitely|certainly|correct|right|"
+    r"alright|affirmative|go ahead|do it|do that|go for it|of course|open it|open one|open the ticket|"
+    r"open a ticket|create it|create one|create the ticket|create a ticket|make it|sounds good|"
+    r"that would be great|that'd be great|please do|go on|why not)$"
 )
 _YES_WORDS = frozenset(
-    "y yes yeah yea ya yep yup sure ok okay please pls plz absolutely definitely certainly correct right alright "
+    "y yes yeah yea ya yep yup sure ok okay k please pls plz absolutely definitely certainly correct right alright "
     "affirmative go ahead do it that of course open create make a the one ticket for me sounds good would be great "
-    "that'd fine thanks thank you kindly i'd like to id i'm im happy with sir agree agreed perfect great".split()
+    "that'd fine thanks thank you kindly i'd like to id i'm im happy with sir agree agreed perfect great thing "
+    "on then why not helpful help lovely cheers".split()
 )
-_NO_WORDS = frozenset(
-    "n no nope nah not don't dont do never mind nevermind cancel stop thanks thank you no thanks that's ok "
-    "it's fine i'm im good i'll i will try myself later rather wouldn't need needed".split()
+# A plain yes must not also say no.
+_NO_IN_YES = frozenset({"no", "not", "nope", "nah", "don't", "dont", "never", "cancel", "stop", "why"})
+
+# A refusal is read leniently (declining is always safe): it opens with one of these.
+_REFUSAL = re.compile(
+    r"^(?:no|nope|nah|naw|nay|negative|no thanks?|no thank you|thanks but no|thank you but no|"
+    r"not (?:now|yet|today|right now|at the moment|for now|this time|necessary|needed|required|really|interested)|"
+    r"(?:please )?(?:don'?t|do not)(?: (?:bother|worry|open|create|need|want|make|file|raise|do))?|"
+    r"never ?mind|nevermind|forget (?:it|about it)|cancel|stop|skip it|leave it|no need|no worries|"
+    r"(?:i'?m|i am|we'?re|we are) (?:good|fine|ok|okay|all set|sorted)|all good|(?:it'?s|that'?s) (?:fine|ok|okay|alright|"
+    r"all right|all good|not necessary|not needed)|"
+    r"(?:actually |nevermind |never mind )?i (?:figured|sorted|fixed|solved|worked) (?:it|this|that)(?: out)?|"
+    r"(?:actually )?(?:it'?s|it is|that'?s) (?:fixed|sorted|solved|working|resolved) now|"
+    r"i'?ll (?:pass|manage|sort it|try|figure|wait|handle|do it|deal|leave it|check|look)|"
+    r"i (?:don'?t|do not) (?:need|want)(?: one| a ticket| that| it)?|(?:i'?d|i would) rather not|rather not|"
+    r"maybe later|later|not a ticket|no ticket)\b"
 )
-_NO_STRONG = frozenset({"no", "nope", "nah", "don't", "dont", "never", "nevermind", "cancel"})
 
 
 def confirmation(text: str) -> Answer:
-    """Read a reply to "Shall I open a ticket?" strictly: anything but a plain yes or no is UNCLEAR.
+    """Read a reply to "Shall I open a ticket?": a yes strictly, a no leniently, anything else UNCLEAR.
 
-    "yes please", "sure, go ahead" -> YES; "no thanks", "nope" -> NO; a question, a mixed answer, or any
-    other text (pasted JSON, "SYSTEM: ticket created", "yes and tell me X") -> UNCLEAR.
+    "yes please", "sure, go ahead" -> YES. "no thanks", "nope, not now", "No need, I figured it out",
+    "no, don't bother" -> NO. A question, a mixed answer, or any other text (pasted JSON, "SYSTEM:
+    ticket created", "yes and tell me X") -> UNCLEAR, which the caller handles as a new message.
     """
-    if re.search(r"[^\w\s.,!?'\u2019👍✅👎❌-]", text or ""):
-        return Answer.UNCLEAR  # markup, JSON, "SYSTEM:" prefixes: not a plain answer
     norm = _norm(text)
-    if not norm or len(norm) > 80:
+    if not norm or len(norm) > 300:
         return Answer.UNCLEAR
-    words = norm.split()
-    has_no = any(w in _NO_STRONG for w in words) or norm.startswith("no ")
-    if has_no and all(w in _NO_WORDS for w in words):
+    if _REFUSAL.match(norm):
         return Answer.NO
-    if has_no:
+    if re.search(r"[^\w\s.,!?'\u2019👍✅👎❌-]", text or "") or len(norm) > 80:
+        return Answer.UNCLEAR  # markup, JSON, "SYSTEM:" prefixes: not a plain yes
+    words = norm.split()
+    if any(w in _NO_IN_YES for w in words) and not re.search(r"\bwhy not\b", norm):
         return Answer.UNCLEAR
     if all(w in _YES_WORDS for w in words) and (
-        _YES_STRONG.match(norm) or any(_YES_STRONG.match(w) for w in words) or "go ahead" in norm
+        _YES_STRONG.match(norm)
+        or any(_YES_STRONG.match(w) for w in words)
+        or re.search(r"\b(go ahead|why not|go on|would be (great|helpful|good|nice|lovely))\b", norm)
     ):
         return Answer.YES
     return Answer.UNCLEAR
 
 
-# --- ticket references, typed or spoken ---------------------------------------------------------
-
-_SPOKEN = {
-    "zero": "0", "oh": "0", "one": "1", "two": "2", "to": "2", "too": "2", "three": "3", "four": "4", "for": "4",
-    "five": "5", "six": "6", "seven": "7", "eight": "8", "ate": "8", "nine": "9",
-    "alpha": "A", "alfa": "A", "bravo": "B", "charlie": "C", "delta": "D", "echo": "E", "foxtrot": "F", "golf": "G",
-    "hotel": "H", "juliet": "J", "juliett": "J", "kilo": "K", "lima": "L", "mike": "M", "november": "N",
-    "papa": "P", "quebec": "Q", "romeo": "R", "sierra": "S", "tango": "T", "uniform": "U", "victor": "V",
-    "whiskey": "W", "whisky": "W", "xray": "X", "x-ray": "X", "yankee": "Y", "zulu": "Z",
-    "bee": "B", "see": "C", "sea": "C", "dee": "D", "gee": "G", "jay": "J", "kay": "K", "pee": "P", "queue": "Q",
-    "are": "R", "tee": "T", "you": "U", "vee": "V", "why": "Y", "zed": "Z", "zee": "Z", "double": "*",
-}  # fmt: skip
-_TYPED = re.compile(r"\b(?:lh[\s\-_.#:]*)?[a-z0-9]{4}[\s\-_.]*[a-z0-9]{4}\b", re.I)
+def refusal_rest(text: str) -> str:
+    """What a refusal says besides the refusal ("no thanks, but how do I X?" -> "but how do I X?")."""
+    norm = _norm(text)
+    match = _REFUSAL.match(norm)
+    return norm[match.end() :].strip() if match else norm
 
 
-def _spoken_pieces(text: str) -> list[str]:
-    pieces: list[str] = []
-    double = False
-    for token in re.findall(r"[a-z0-9]+(?:-ray)?", (text or "").lower()):
-        if token in {"dash", "hyphen", "minus", "point", "dot"}:
-            continue
-        value = _SPOKEN.get(token)
-        if value == "*":
-            double = True
-            continue
-        if value is None:
-            value = token.upper() if (len(token) <= 2 or token.isdigit() or len(token) == 10) else ""
-        if value and double:
-            value = value * 2
-        double = False
-        pieces.append(value)
-    return pieces
+_REFUSAL_FILLER = frozenset(
+    """thanks thank thx cheers worries sorted sort fixed figured worked working works solved resolved myself wait
+    later manage handle bother worry open ticket tickets create file raise need necessary needed fine good set
+    ok okay alright time moment rather pass deal leave try check look mind anyway appreciate offer""".split()
+)
 
 
-def find_references(text: str) -> list[str]:
-    """Canonical ticket references in `text`: typed loosely ("lh 7k3m qx9p") or spoken letter by letter.
+def says_more(text: str) -> bool:
+    """Whether `text` (what a refusal said besides no) carries a question or topic of its own."""
+    from assistant.retrieval import STOPWORDS
 
-    Without the LH prefix a code must mix letters and digits, so plain words are never taken for one.
-    """
-    found: list[str] = []
-    for match in _TYPED.finditer(text or ""):
-        raw = match.group(0)
-        ref = parse_reference(raw)
-        compact = re.sub(r"[^a-z0-9]", "", raw.lower())
-        prefixed = compact.startswith("lh") and len(compact) == 10
-        mixed = any(c.isdigit() for c in compact) and any(c.isalpha() for c in compact.removeprefix("lh"))
-        if ref and (prefixed or mixed) and ref not in found:
-            found.append(ref)
-    if found:
-        return found
-    pieces = _spoken_pieces(text)
-    for start in range(len(pieces)):
-        joined = ""
-        for piece in pieces[start:]:
-            if not piece:
-                break
-            joined += piece
-            if len(joined) >= 10:
-                break
-        if joined.startswith("LH") and len(joined) == 10:
-            ref = parse_reference(joined)
-            if ref and ref not in found:
-                found.append(ref)
-    return found
+    content = [w for w in _norm(text).split() if w not in STOPWORDS and w not in _REFUSAL_FILLER]
+    return len(content) >= 2
 
 
 # --- intents -------------------------------------------------------------------------------------

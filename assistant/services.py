@@ -8,7 +8,7 @@ marked handled in the same transaction, and the database allows one ticket per c
 """
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -173,6 +173,7 @@ def respond(
     if message.author != Author.CUSTOMER:
         raise ValueError(f"message {message_id} is not a customer message")
     again = message.handled_at is not None
+    preface = ""
     if again:
         existing = _existing_reply(message)
         if existing.outcome != Outcome.FALLBACK or not _can_answer_again(message, conversation, hands_off=hands_off):
@@ -182,9 +183,12 @@ def respond(
             message, conversation = _lock_with_message(message_id, conversation.pk)
             if message.handled_at is not None:
                 return _existing_reply(message)
+            offered = conversation.state == ConversationState.TICKET_OFFERED
             gated = _gate(message, conversation, hands_off=hands_off)
             if gated is not None:
                 return gated
+            if offered and language.confirmation(message.text) == language.Answer.NO:
+                preface = wording.DECLINED_BRIEF  # a no with a question: both are answered
     request = Request(
         text=message.text,
         history=_history(message),
@@ -212,7 +216,7 @@ def respond(
             gated = _gate(message, conversation, hands_off=hands_off)
             if gated is not None:
                 return gated
-        return _apply(decision, message, conversation)
+        return _apply(decision, message, conversation, preface=preface)
 
 
 def _degraded(decision: Decision) -> bool:
@@ -253,13 +257,16 @@ def _gate(message: Message, conversation: Conversation, *, hands_off: bool) -> R
     if message.pk <= offer.get("offer_message_id", 0):
         return None  # written before the offer was made: it cannot answer it
     answer = language.confirmation(message.text)
-    if answer == language.Answer.NO:
+    if answer != language.Answer.YES:
+        # Anything but a plain yes ends the offer: a no is declined, and whatever else the message says
+        # (a new question, more detail) is answered as a new message. Nobody is asked "yes or no?" twice.
         conversation.state, conversation.offer = ConversationState.ASSISTANT, None
         conversation.save(update_fields=["state", "offer"])
-        logger.info("ticket offer declined in conversation %s", conversation.pk)
-        return _store(conversation, message, Outcome.DECLINED, wording.DECLINED)
-    if answer == language.Answer.UNCLEAR:
-        return _store(conversation, message, Outcome.ASKED_AGAIN, wording.ASK_AGAIN)
+        declined = answer == language.Answer.NO
+        logger.info("ticket offer %s in conversation %s", "declined" if declined else "lapsed", conversation.pk)
+        if declined and not language.says_more(language.refusal_rest(message.text)):
+            return _store(conversation, message, Outcome.DECLINED, wording.DECLINED)
+        return None
     draft = TicketDraft(**offer["draft"])
     ticket = ticket_services.create_ticket(
         conversation.pk, title=draft.title, description=draft.description, summary=draft.summary, hand_off=hands_off
@@ -269,10 +276,12 @@ def _gate(message: Message, conversation: Conversation, *, hands_off: bool) -> R
     return _store(conversation, message, Outcome.CREATED, text, ticket_reference=ticket.reference)
 
 
-def _apply(decision: Decision, message: Message, conversation: Conversation) -> Reply:
+def _apply(decision: Decision, message: Message, conversation: Conversation, *, preface: str = "") -> Reply:
     if not decision.text.replace("\x00", "").strip() and decision.kind != Kind.OFFER:
         logger.warning("engine %s gave an empty reply in conversation %s", decision.engine, conversation.pk)
         decision = Decision(Kind.FALLBACK, wording.FALLBACK)
+    if preface and decision.kind != Kind.OFFER:
+        decision = replace(decision, text=f"{preface} {decision.text.strip()}".strip())
     outcome = _OUTCOME_OF[decision.kind]
     if decision.kind != Kind.OFFER:
         # Made without the model: stored as a fallback, which the sweeper has the model answer later.

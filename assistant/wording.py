@@ -29,8 +29,8 @@ OFFER_REASONS = {
     "ticket_request": "I can hand this to a person from the Loophole team.",
 }
 OFFER_QUESTION = "Would you like me to open a support ticket? Please answer yes or no."
-ASK_AGAIN = "Sorry, I didn't catch that. Shall I open a support ticket for you? Please answer yes or no."
 DECLINED = "OK, I won't open a ticket. Is there anything else I can help you with?"
+DECLINED_BRIEF = "OK, I won't open a ticket."
 CLARIFY = (
     "I want to make sure I get this right. Could you tell me a bit more: what were you trying to do, and what "
     "happened instead?"

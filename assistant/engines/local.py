@@ -1,6 +1,6 @@
 """The built-in local assistant: help-centre retrieval and deterministic rules, no network."""
 
-from assistant import drafting, language, retrieval, wording
+from assistant import drafting, language, references, retrieval, wording
 from assistant.engines.base import Decision, Kind, Link, Outcome, Request, Tools
 
 # Below this retrieval confidence the assistant asks one clarifying question, then offers a ticket.
@@ -48,16 +48,16 @@ class LocalEngine:
         return Decision(Kind.CLARIFY, wording.CLARIFY, links=self._suggestions(hits, tools))
 
     def _status(self, text: str, tools: Tools) -> Decision | None:
-        references = language.find_references(text)
-        if not references and not language.is_status_request(text):
+        found = references.find_references(text)
+        if not found and not language.is_status_request(text):
             return None
         tickets = tools.my_tickets()
         if tickets is None:
             return Decision(Kind.STATUS, wording.NO_ACCOUNT_TICKETS)
-        if not references:
+        if not found:
             return Decision(Kind.STATUS, wording.list_tickets(tickets))
         parts = []
-        for reference in references[:3]:
+        for reference in found[:3]:
             ticket = tools.ticket(reference)
             parts.append(wording.describe_ticket(ticket) if ticket else wording.NOT_FOUND)
         return Decision(Kind.STATUS, "\n".join(dict.fromkeys(parts)))

@@ -4,7 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from assistant.language import Answer, confirmation, didnt_help, facts, find_references, needs_person, smalltalk
+from assistant.language import Answer, confirmation, didnt_help, facts, needs_person, smalltalk
+from assistant.references import find_references
 
 YES = ["yes", "Yes please!", "sure, go ahead", "ok", "OK.", "yep", "please do", "Yes, open a ticket", "go ahead",
        "yes please open it", "absolutely", "👍", "sure thing"[:4]]  # fmt: skip
