@@ -230,3 +230,17 @@ def facts(text: str) -> dict[str, list[str]]:
         if values:
             found[name] = values
     return found
+
+
+def smalltalk_kind(text: str) -> str:
+    """Which small talk a message the classifier reads as small talk is, by its words."""
+    norm = _norm(text)
+    if re.search(r"\b(bot|robot|human|real person|ai|who are you|machine)\b", norm):
+        return "who"
+    if re.search(r"\b(bye|goodbye|see you|see ya|that'?s all|nothing else|have a good)\b", norm):
+        return "bye"
+    if re.search(r"\b(thanks?|thx|ty|cheers|helpful|appreciated?|great|perfect|brilliant|awesome)\b", norm):
+        return "thanks"
+    if re.search(r"\bhow are (you|u)\b", norm):
+        return "how_are_you"
+    return "greeting"

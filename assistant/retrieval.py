@@ -129,7 +129,7 @@ def _fold(text: str) -> str:
 
 
 @functools.lru_cache(maxsize=200_000)
-def _stem(word: str) -> str:
+def stem(word: str) -> str:
     return _STEMMER.stemWord(word.replace("'", ""))
 
 
@@ -144,12 +144,12 @@ def is_vague(text: str) -> bool:
 
 
 def terms(text: str) -> list[str]:
-    return [_stem(w) for w in words(text)]
+    return [stem(w) for w in words(text)]
 
 
 _SYNONYM_OF: dict[str, frozenset[str]] = {}
 for _group in SYNONYMS:
-    _stems = frozenset(_stem(w.replace("-", "")) for w in _group) | frozenset(_stem(w) for w in _group)
+    _stems = frozenset(stem(w.replace("-", "")) for w in _group) | frozenset(stem(w) for w in _group)
     for _s in _stems:
         _SYNONYM_OF[_s] = _SYNONYM_OF.get(_s, frozenset()) | _stems
 
@@ -271,7 +271,7 @@ class Index:
         seen: set[str] = set()
         max_idf = max(self.idf.values(), default=1.0)
         for raw in words(query):
-            term = _stem(raw)
+            term = stem(raw)
             if term in seen:
                 continue
             seen.add(term)

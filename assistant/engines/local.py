@@ -1,34 +1,59 @@
-"""The built-in local assistant: help-centre retrieval and deterministic rules, no network."""
+"""The built-in local assistant: a learned reading of the message, help-centre retrieval, no network.
 
-from assistant import drafting, language, references, retrieval, wording
+How a message is said (assistant.intents: a question, a report of a problem, a request only staff can
+carry out, a status question, small talk) decides between answering, offering a ticket, looking up
+tickets and asking one clarifying question; the help centre supplies the answer. The rules in
+assistant.language take what must never depend on a model: yes/no, ticket IDs, an explicit request for
+a person or a ticket, and "that didn't help" after an answer.
+"""
+
+from assistant import drafting, intents, language, references, retrieval, wording
 from assistant.engines.base import Decision, Kind, Link, Outcome, Request, Tools
 
-# Below this retrieval confidence the assistant asks one clarifying question, then offers a ticket.
-CONFIDENT = 0.5
+# Retrieval confidence below which a question is not answered from the help centre.
+CONFIDENT = 0.3
+# The classifier's probability of "offer" from which a ticket is offered.
+OFFER_AT = 0.5
+# The classifier's probability of a status question or small talk from which it is taken for one.
+STATUS_AT = 0.6
+SMALLTALK_AT = 0.6
+CLARIFY_AT = 0.5
+# Explicit requests that need no classifier.
+ALWAYS_OFFER = frozenset({"human", "ticket_request"})
 
 
 class LocalEngine:
     name = "local"
     answers_inline = True
 
+    def __init__(self, model: intents.Model | None = None) -> None:
+        self._model = model
+
+    @property
+    def model(self) -> intents.Model:
+        return self._model or intents.shipped()
+
     def decide(self, request: Request, tools: Tools) -> Decision:
         text = request.text.strip()
         last = request.last_assistant_kind
+        scores = self.model.scores(text)
 
-        chat = language.smalltalk(text)
+        chat = language.smalltalk(text) or (scores.get("smalltalk", 0) >= SMALLTALK_AT and language.smalltalk_kind(text))
         if chat:
             return Decision(Kind.SMALLTALK, wording.SMALLTALK[chat])
 
-        status = self._status(text, tools)
+        status = self._status(text, tools, scores)
         if status is not None:
             return status
 
         reason = language.needs_person(text)
-        if reason and reason not in language.SOFT_INTENTS:
+        if reason in ALWAYS_OFFER:
             return self.offer(request, reason)
         if last in {Outcome.ANSWERED, Outcome.CLARIFIED} and (
             language.didnt_help(text) or language.confirmation(text) == language.Answer.NO
         ):
+            return self.offer(request, reason or "unresolved")
+        if scores.get("offer", 0) >= OFFER_AT:
             return self.offer(request, reason or "unresolved")
 
         query = text
@@ -36,20 +61,19 @@ class LocalEngine:
             # The clarification completes the question before it.
             earlier = [t.text for t in request.history if t.author == "customer"][-1:]
             query = " ".join([*earlier, text])
-        hits = [] if retrieval.is_vague(query) else tools.search_help(query, limit=3)
+        vague = retrieval.is_vague(query) or (last != Outcome.CLARIFIED and scores.get("clarify", 0) >= CLARIFY_AT)
+        hits = [] if vague else tools.search_help(query, limit=3)
         if hits and hits[0].score >= CONFIDENT:
             best = hits[0]
             answer = f"From our help centre, \u201c{best.title}\u201d:\n\n{best.passage}"
             return Decision(Kind.ANSWER, answer, links=(Link(best.title, tools.article_url(best.slug)),))
-        if last == Outcome.CLARIFIED or reason:
-            if last != Outcome.CLARIFIED and reason in language.SOFT_INTENTS:
-                return Decision(Kind.CLARIFY, wording.CLARIFY)
+        if last == Outcome.CLARIFIED:
             return self.offer(request, reason or "unresolved")
         return Decision(Kind.CLARIFY, wording.CLARIFY, links=self._suggestions(hits, tools))
 
-    def _status(self, text: str, tools: Tools) -> Decision | None:
+    def _status(self, text: str, tools: Tools, scores: dict[str, float]) -> Decision | None:
         found = references.find_references(text)
-        if not found and not language.is_status_request(text):
+        if not found and not language.is_status_request(text) and scores.get("status", 0) < STATUS_AT:
             return None
         tickets = tools.my_tickets()
         if tickets is None:

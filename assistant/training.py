@@ -1,0 +1,82 @@
+"""Labelled messages for the intent classifier (assistant.intents): where they come from, read strictly.
+
+Two kinds of file: a JSON list of labelled messages, each {"text", "expect"} (the evaluation's case
+files are such lists; `history`, `created` and `declined` cases are about a conversation, not one
+message, and are left out), and Banking77-style CSV rows `text,category` with a JSON file labelling
+each category `answer` or `offer`.
+"""
+
+import csv
+import json
+import random
+from collections import defaultdict
+from pathlib import Path
+
+from assistant.intents import CLASSES
+
+MAX_FILE_BYTES = 20 * 1024 * 1024
+SAMPLE_REFERENCE = "LH-4TR8-W2KD"  # what a case's {ref} placeholders read as while training
+BANKING_WEIGHT = 0.5  # one row of real wording, beside a hand-written case of a whole domain
+
+
+class TrainingDataError(ValueError):
+    """A training file that cannot be used; the message names the file and the place."""
+
+
+def _read(path: Path) -> str:
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise TrainingDataError(f"{path}: over {MAX_FILE_BYTES // (1024 * 1024)} MB")
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TrainingDataError(f"{path}: cannot be read ({exc})") from exc
+
+
+def labelled_messages(path: Path) -> list[tuple[str, str, float]]:
+    """(text, class, weight) from a JSON list of {"text", "expect"}; conversation cases are skipped."""
+    try:
+        cases = json.loads(_read(path))
+    except json.JSONDecodeError as exc:
+        raise TrainingDataError(f"{path}: not JSON ({exc.msg} at line {exc.lineno})") from exc
+    if not isinstance(cases, list):
+        raise TrainingDataError(f"{path}: expected a JSON list of labelled messages")
+    examples = []
+    for n, case in enumerate(cases, 1):
+        if not isinstance(case, dict) or not isinstance(case.get("text"), str) or not case["text"].strip():
+            raise TrainingDataError(f"{path}: item {n} has no text")
+        expect = case.get("expect")
+        if expect in {"created", "declined"} or case.get("history") and expect not in CLASSES:
+            continue
+        if expect not in CLASSES:
+            raise TrainingDataError(f"{path}: item {n} has expect={expect!r}, not one of {', '.join(CLASSES)}")
+        text = case["text"].replace("{ref}", SAMPLE_REFERENCE)
+        for name in ("{ref_lower_spaces}", "{ref_compact}", "{ref_spoken}"):
+            text = text.replace(name, SAMPLE_REFERENCE)
+        examples.append((text, expect, 1.0))
+    return examples
+
+
+def banking_messages(rows_file: Path, labels_file: Path, per_category: int = 0) -> list[tuple[str, str, float]]:
+    """(text, class, weight) from `text,category` rows, each category labelled answer or offer.
+
+    With `per_category`, at most that many rows of each category, chosen by a fixed seed.
+    """
+    try:
+        labels = json.loads(_read(labels_file))
+    except json.JSONDecodeError as exc:
+        raise TrainingDataError(f"{labels_file}: not JSON ({exc.msg})") from exc
+    by_category: dict[str, list[str]] = defaultdict(list)
+    for n, row in enumerate(csv.DictReader(_read(rows_file).splitlines()), 2):
+        if not row.get("text") or not row.get("category"):
+            raise TrainingDataError(f"{rows_file}: line {n} needs text and category")
+        by_category[row["category"]].append(row["text"])
+    examples = []
+    for category in sorted(by_category):
+        expect = (labels.get(category) or {}).get("expect")
+        if expect not in {"answer", "offer"}:
+            raise TrainingDataError(f"{labels_file}: category {category!r} is not labelled answer or offer")
+        texts = by_category[category]
+        if per_category and len(texts) > per_category:
+            texts = random.Random(category).sample(texts, per_category)
+        examples += [(text, expect, BANKING_WEIGHT) for text in texts]
+    return examples
