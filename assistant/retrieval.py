@@ -170,6 +170,7 @@ class _Doc:
     title: str
     passages: list[str]
     passage_terms: list[Counter]
+    heading_terms: list[frozenset[str]]
     title_terms: frozenset[str]
     tf: Counter
     length: int
@@ -182,19 +183,33 @@ def plain_text(markdown: str) -> str:
     return _MARKDOWN_NOISE.sub(lambda m: m.group(2) or "", markdown or "")
 
 
-def _passages(body: str) -> list[str]:
-    """Split an article into answerable passages: paragraphs, with a list kept with its lead-in."""
-    passages: list[str] = []
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
+
+
+def _passages(body: str) -> list[tuple[str, str]]:
+    """Split an article into answerable passages, each (its section heading, its text): paragraphs, a
+    list kept with its lead-in. A heading is not a passage of its own: it labels those under it."""
+    passages: list[tuple[str, str]] = []
+    heading = ""
     for block in (b for b in re.split(r"\n\s*\n", body or "") if b.strip()):
-        text = " ".join(line.strip() for line in plain_text(block).splitlines() if line.strip())
+        lines = block.strip().splitlines()
+        while lines and _HEADING.match(lines[0]):
+            heading = plain_text(_HEADING.sub("", lines.pop(0))).strip()
+        text = " ".join(line.strip() for line in plain_text("\n".join(lines)).splitlines() if line.strip())
         if not text:
             continue
-        is_list = bool(re.match(r"^\s*([-*+]|\d+[.)])\s+", block))
-        if passages and (is_list or passages[-1].endswith(":")):
-            passages[-1] = f"{passages[-1]} {text}"
+        is_list = bool(re.match(r"^\s*([-*+]|\d+[.)])\s+", "\n".join(lines)))
+        if passages and passages[-1][0] == heading and (is_list or passages[-1][1].endswith(":")):
+            passages[-1] = (heading, f"{passages[-1][1]} {text}")
         else:
-            passages.append(text)
-    return passages or [plain_text(body).strip()]
+            passages.append((heading, text))
+    return passages or [("", plain_text(body).strip())]
+
+
+# A question after a number or a time: the passage that has one answers it better.
+_ASKS_QUANTITY = re.compile(r"\b(how (much|many|long|soon|often|far|old|late|early)|what time|when|cost|price|fee|limit)")
+_HAS_QUANTITY = re.compile(r"\d|\b(one|two|three|four|five|six|seven|ten|twelve|hours?|days?|weeks?|months?)\b")
+PASSAGE_MAX = 700  # characters of a second passage added to the best one
 
 
 @dataclass
@@ -219,17 +234,24 @@ class Index:
         index = cls()
         postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
         for article_id, slug, title, body in articles:
-            passages = _passages(body)
+            sections = _passages(body)
+            passages = [text for _heading, text in sections]
             passage_terms = [Counter(terms(p)) for p in passages]
+            heading_terms = [frozenset(terms(h)) for h, _text in sections]
             tf: Counter = Counter()
             for _ in range(cls.TITLE_WEIGHT):
                 tf.update(terms(title))
             for counter in passage_terms:
                 tf.update(counter)
+            for heading in dict.fromkeys(h for h, _text in sections if h):
+                tf.update(terms(heading))
             doc_id = len(index.docs)
             title_terms = frozenset(terms(title))
             index.docs.append(
-                _Doc(article_id, slug, title, passages, passage_terms, title_terms, tf, sum(tf.values()) or 1)
+                _Doc(
+                    article_id, slug, title, passages, passage_terms, heading_terms, title_terms, tf,
+                    sum(tf.values()) or 1,
+                )
             )
             for term, count in tf.items():
                 postings[term].append((doc_id, count))
@@ -325,18 +347,39 @@ class Index:
                 self.docs[d].slug,
                 self.docs[d].title,
                 round(confidence(d), 4),
-                self._passage(self.docs[d], expanded),
+                self._passage(self.docs[d], expanded, query),
             )
             for d in ranked
         ]
 
-    def _passage(self, doc: _Doc, expanded: list[tuple[frozenset[str], float]]) -> str:
-        def passage_score(i: int) -> float:
-            counter = doc.passage_terms[i]
-            return sum(w for group, w in expanded if any(counter.get(t) for t in group)) - i * 0.01
+    def _passage(self, doc: _Doc, expanded: list[tuple[frozenset[str], float]], query: str) -> str:
+        """The passage that holds what was asked: the query's words in it (in its heading at half weight),
+        a number for a how-much question; with the runner-up beside it when that is nearly as good."""
+        quantity = bool(_ASKS_QUANTITY.search(query.lower()))
+        total = sum(w for _group, w in expanded) or 1.0
 
-        best = max(range(len(doc.passages)), key=passage_score)
-        return doc.passages[best]
+        def passage_score(i: int) -> float:
+            counter, heading = doc.passage_terms[i], doc.heading_terms[i]
+            score = 0.0
+            for group, weight in expanded:
+                if any(counter.get(t) for t in group):
+                    score += weight
+                elif group & heading:
+                    score += weight / 2
+            if quantity and _HAS_QUANTITY.search(doc.passages[i]):
+                score += 0.15 * total
+            return score
+
+        scores = [passage_score(i) for i in range(len(doc.passages))]
+        ranked = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
+        chosen = ranked[:1]
+        if (
+            len(ranked) > 1
+            and scores[ranked[1]] >= 0.75 * scores[ranked[0]] > 0
+            and len(doc.passages[ranked[1]]) <= PASSAGE_MAX
+        ):
+            chosen.append(ranked[1])
+        return "\n\n".join(doc.passages[i] for i in sorted(chosen))
 
 
 RECHECK_SECONDS = 1.0  # how stale another process's article edit may be seen here
