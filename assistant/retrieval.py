@@ -226,6 +226,7 @@ class Index:
     B = 0.75
     TITLE_WEIGHT = 3
     TITLE_SHARE = 0.3  # of the confidence that comes from the question's words being in the title
+    FOCUS_SHARE = 0.8  # of the ranking that comes from the question's words meeting in one passage
     UNKNOWN_WEIGHT = 0.6  # a word the help centre never uses weighs this share of the rarest word
 
     @classmethod
@@ -338,9 +339,23 @@ class Index:
             title = in_title[doc_id] / total_weight
             return coverage * (1 - self.TITLE_SHARE) + title * self.TITLE_SHARE
 
-        # Re-rank the best BM25 candidates by how much of the question they cover.
+        def focus(doc_id: int) -> float:
+            """How much of the question one passage of the article covers (its heading at half weight)."""
+            doc = self.docs[doc_id]
+            best = 0.0
+            for counter, heading in zip(doc.passage_terms, doc.heading_terms, strict=True):
+                got = sum(
+                    w if any(counter.get(t) for t in g) else (w / 2 if g & heading else 0.0) for g, w in expanded
+                )
+                best = max(best, got)
+            return best / total_weight
+
+        # Re-rank the best BM25 candidates by how much of the question they cover, and in one place.
         candidates = heapq.nlargest(max(limit * 10, 50), scores, key=lambda d: (scores[d], -d))
-        ranked = sorted(candidates, key=lambda d: (-scores[d] * confidence(d), d))[:limit]
+        share = self.FOCUS_SHARE
+        ranked = sorted(
+            candidates, key=lambda d: (-scores[d] * confidence(d) * (1 - share + share * focus(d)), d)
+        )[:limit]
         return [
             Hit(
                 self.docs[d].article_id,
@@ -380,6 +395,21 @@ class Index:
         ):
             chosen.append(ranked[1])
         return "\n\n".join(doc.passages[i] for i in sorted(chosen))
+
+
+# How a help centre says that a person, not the customer, deals with something.
+_STAFF_HANDLE = re.compile(
+    r"\b(contact|call|message|email|chat with|get in touch with|speak to|talk to|reach|tell|let) (us|our|the|a member of)"
+    r"\b|\bour (\w+ )?(team|support|specialists?|agents?|staff|advisers?|advisors?) (will|can|must|need|needs|has|have|"
+    r"should|is|are)\b|\bonly (our|the|a member of) \w*\s?(team|staff|support)\b|\bwe('ll| will| can| must) "
+    r"(investigate|look into|review|arrange|refund|replace|check|contact|get back|raise|correct|fix|reissue|credit|"
+    r"cancel|block|send you a new)\b|\b(raise|open|report) (a |it |this )?(case|claim|dispute|complaint|ticket)\b"
+)
+
+
+def says_staff_handle(passage: str) -> bool:
+    """Whether a passage says that the company's people handle the matter (so a report of it is offered)."""
+    return bool(_STAFF_HANDLE.search(passage[:5000].lower()))
 
 
 RECHECK_SECONDS = 1.0  # how stale another process's article edit may be seen here

@@ -13,7 +13,9 @@ from assistant.engines.base import Decision, Kind, Link, Outcome, Request, Tools
 # Retrieval confidence below which a question is not answered from the help centre.
 CONFIDENT = 0.3
 # The classifier's probability of "offer" from which a ticket is offered.
-OFFER_AT = 0.5
+OFFER_AT = 0.65
+# From this probability of "offer", a report whose best passage says a person handles it is offered.
+MAYBE_OFFER_AT = 0.3
 # The classifier's probability of a status question or small talk from which it is taken for one.
 STATUS_AT = 0.6
 SMALLTALK_AT = 0.6
@@ -53,7 +55,8 @@ class LocalEngine:
             language.didnt_help(text) or language.confirmation(text) == language.Answer.NO
         ):
             return self.offer(request, reason or "unresolved")
-        if scores.get("offer", 0) >= OFFER_AT:
+        offer = scores.get("offer", 0)
+        if offer >= OFFER_AT:
             return self.offer(request, reason or "unresolved")
 
         query = text
@@ -63,11 +66,16 @@ class LocalEngine:
             query = " ".join([*earlier, text])
         vague = retrieval.is_vague(query) or (last != Outcome.CLARIFIED and scores.get("clarify", 0) >= CLARIFY_AT)
         hits = [] if vague else tools.search_help(query, limit=3)
-        if hits and hits[0].score >= CONFIDENT:
+        # After a clarifying question the customer has said what they can: a weaker match is still an answer.
+        confident = CONFIDENT / 2 if last == Outcome.CLARIFIED else CONFIDENT
+        if hits and hits[0].score >= confident:
             best = hits[0]
+            if offer >= MAYBE_OFFER_AT and retrieval.says_staff_handle(best.passage):
+                # A report the help centre itself says a person must handle: offer, don't quote it back.
+                return self.offer(request, reason or "unresolved")
             answer = f"From our help centre, \u201c{best.title}\u201d:\n\n{best.passage}"
             return Decision(Kind.ANSWER, answer, links=(Link(best.title, tools.article_url(best.slug)),))
-        if last == Outcome.CLARIFIED:
+        if last == Outcome.CLARIFIED or offer >= MAYBE_OFFER_AT:
             return self.offer(request, reason or "unresolved")
         return Decision(Kind.CLARIFY, wording.CLARIFY, links=self._suggestions(hits, tools))
 
