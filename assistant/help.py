@@ -2,7 +2,8 @@
 
 An article file is Markdown, one article per file: the first line starting with `# ` is the title,
 the rest is the body, and the file name (slugified) is the slug, so re-importing a file updates its
-article instead of adding another.
+article instead of adding another. With `sync`, the directory is the whole help centre: articles
+whose slug has no file there are removed.
 """
 
 import logging
@@ -48,6 +49,10 @@ class ArticleFormatError(ValueError):
     """An article file that cannot be imported; the message names the file and says why."""
 
 
+class NoArticleFiles(ValueError):
+    """A directory with no `*.md` files: nothing to import (and, with sync, it would empty the help centre)."""
+
+
 @dataclass(frozen=True)
 class ParsedArticle:
     title: str
@@ -60,6 +65,7 @@ class ImportResult:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    removed: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -125,19 +131,25 @@ def parse_article_file(path: Path) -> ParsedArticle:
     return ParsedArticle(title=title, slug=slug, body=body)
 
 
-def import_articles(directory: Path) -> ImportResult:
+def import_articles(directory: Path, *, sync: bool = False) -> ImportResult:
     """Create or update one article per `*.md` file in `directory`, by slug; idempotent.
 
     Each file commits on its own; a bad file is reported in `errors` and the others still import.
-    Unchanged articles are not saved (their `updated_at` stays). Raises NotADirectoryError.
+    Unchanged articles are not saved (their `updated_at` stays). With `sync`, the articles whose slug
+    has no file in `directory` are then deleted in one transaction, but only when no file was refused
+    (a broken file must not delete its article). Raises NotADirectoryError or NoArticleFiles, having
+    touched nothing.
     """
     directory = Path(directory)
     if not directory.is_dir():
         raise NotADirectoryError(f"{directory} is not a directory")
-    created = updated = unchanged = 0
+    paths = sorted(directory.glob("*.md"))
+    if not paths:
+        raise NoArticleFiles(f"{directory} has no .md files to import")
+    created = updated = unchanged = removed = 0
     errors: list[str] = []
     seen: dict[str, str] = {}
-    for path in sorted(directory.glob("*.md")):
+    for path in paths:
         try:
             if not path.is_file():
                 raise ArticleFormatError(f"{path.name}: not a regular file")
@@ -160,15 +172,28 @@ def import_articles(directory: Path) -> ImportResult:
             updated += 1
         else:
             unchanged += 1
+    if sync and not errors:
+        removed = _delete_articles_except(set(seen))
     logger.info(
-        "help articles imported from %s: %d created, %d updated, %d unchanged, %d refused",
+        "help articles imported from %s: %d created, %d updated, %d unchanged, %d removed, %d refused",
         directory,
         created,
         updated,
         unchanged,
+        removed,
         len(errors),
     )
-    return ImportResult(created=created, updated=updated, unchanged=unchanged, errors=errors)
+    return ImportResult(created=created, updated=updated, unchanged=unchanged, removed=removed, errors=errors)
+
+
+@transaction.atomic
+def _delete_articles_except(slugs: set[str]) -> int:
+    """Delete every article (published or not) whose slug is not in `slugs`; returns how many.
+
+    A queryset delete, not a raw one: Django sends post_delete per row, so the search index forgets them.
+    """
+    _total, per_model = HelpArticle.objects.exclude(slug__in=slugs).delete()
+    return per_model.get(HelpArticle._meta.label, 0)
 
 
 @transaction.atomic

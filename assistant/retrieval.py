@@ -33,10 +33,11 @@ STOPWORDS = frozenset(
     like know tell help im ive dont cant wont doesnt didnt isnt whats hows way ok okay still thing things something
     anyone someone guys will able use using used long many much way ways find found say says said show shows take
     takes make makes made look looks looking see seen right now later soon never ever always again back even
-    well good great bad weird strange new old first last next sure maybe actually basically probably literally
+    well good great bad weird strange sure maybe actually basically probably literally
     kind sort lot lots bit little every everything nothing anything go going gone come came give gave put try tried
+    different separate another unrelated btw u ur r ya wat wot gonna wanna lol tbh mate asap hiya guys cheers
     trying keep kept let lets wanted wants say think thought mean means wondering wonder hoping hope sorry dumb
-    question quick us one two ones day days today yesterday week time times yet already ago able
+    question quick us one two ones today yesterday yet already ago able
     """.split()
 )
 
@@ -97,6 +98,9 @@ PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern), replacement)
     for pattern, replacement in (
         (r"\bmoney back\b", "refund"),
+        (r"\b(send|sending|sent|take|taking|took|bring|give|post|ship)( \w+){0,2} back\b", "return"),
+        (r"\bget rid of\b", "cancel remove"),
+        (r"\bsign(ed|ing)? ?up\b", "signup register join"),
         (r"\b(log|sign)(ged|ging)? ?(in|on)\b", "login"),
         (r"\b(log|sign)(ged|ging)? ?out\b", "logout"),
         (r"\btwo[- ]?(factor|step)( authentication| verification)?\b", "2fa"),
@@ -174,6 +178,8 @@ class _Doc:
     title_terms: frozenset[str]
     tf: Counter
     length: int
+    # Each passage as a unit of its own, with its article's title and its heading: what is ranked.
+    units: list[Counter] = field(default_factory=list)
 
 
 _MARKDOWN_NOISE = re.compile(r"(^#+\s*|\*\*|__|`|^\s*[-*+]\s+|^\s*\d+[.)]\s+|\[([^\]]*)\]\([^)]*\))", re.M)
@@ -221,12 +227,16 @@ class Index:
     idf: dict[str, float] = field(default_factory=dict)
     avg_length: float = 1.0
     vocabulary_by_head: dict[str, list[str]] = field(default_factory=dict)
+    unit_idf: dict[str, float] = field(default_factory=dict)
+    avg_unit_length: float = 1.0
 
     K1 = 1.2
     B = 0.75
     TITLE_WEIGHT = 3
     TITLE_SHARE = 0.3  # of the confidence that comes from the question's words being in the title
-    FOCUS_SHARE = 0.8  # of the ranking that comes from the question's words meeting in one passage
+    UNIT_TITLE_WEIGHT = 2  # a passage is ranked with its article's title (twice) and its heading
+    DOC_SHARE = 0.5  # of the best passage's score added for the article as a whole covering the question
+    INFORMATIVE = 1.0  # query weight (summed idf) from which a question names its topic clearly
     UNKNOWN_WEIGHT = 0.6  # a word the help centre never uses weighs this share of the rarest word
 
     @classmethod
@@ -234,6 +244,7 @@ class Index:
         """Index (id, slug, title, markdown body) tuples."""
         index = cls()
         postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        unit_df: Counter = Counter()
         for article_id, slug, title, body in articles:
             sections = _passages(body)
             passages = [text for _heading, text in sections]
@@ -248,15 +259,26 @@ class Index:
                 tf.update(terms(heading))
             doc_id = len(index.docs)
             title_terms = frozenset(terms(title))
+            units = []
+            for counter, heading in zip(passage_terms, heading_terms, strict=True):
+                unit = Counter(counter)
+                for _ in range(cls.UNIT_TITLE_WEIGHT):
+                    unit.update(title_terms)
+                unit.update(heading)
+                units.append(unit)
+                unit_df.update(unit.keys())
             index.docs.append(
                 _Doc(
                     article_id, slug, title, passages, passage_terms, heading_terms, title_terms, tf,
-                    sum(tf.values()) or 1,
+                    sum(tf.values()) or 1, units,
                 )
             )
             for term, count in tf.items():
                 postings[term].append((doc_id, count))
         n = len(index.docs) or 1
+        unit_count = sum(len(d.units) for d in index.docs) or 1
+        index.unit_idf = {t: math.log(1 + (unit_count - m + 0.5) / (m + 0.5)) for t, m in unit_df.items()}
+        index.avg_unit_length = sum(sum(u.values()) for d in index.docs for u in d.units) / unit_count or 1.0
         index.idf = {t: math.log(1 + (n - len(p) + 0.5) / (len(p) + 0.5)) for t, p in postings.items()}
         index.avg_length = sum(d.length for d in index.docs) / n
         k1, b, avg = cls.K1, cls.B, index.avg_length
@@ -334,58 +356,60 @@ class Index:
                 if group & self.docs[doc_id].title_terms:
                     in_title[doc_id] += weight
 
+        # A question of only common words ("my account") says little whichever article holds them.
+        informative = min(1.0, total_weight / self.INFORMATIVE)
+
         def confidence(doc_id: int) -> float:
             coverage = covered[doc_id] / total_weight
             title = in_title[doc_id] / total_weight
-            return coverage * (1 - self.TITLE_SHARE) + title * self.TITLE_SHARE
+            return (coverage * (1 - self.TITLE_SHARE) + title * self.TITLE_SHARE) * informative
 
-        def focus(doc_id: int) -> float:
-            """How much of the question one passage of the article covers (its heading at half weight)."""
-            doc = self.docs[doc_id]
-            best = 0.0
-            for counter, heading in zip(doc.passage_terms, doc.heading_terms, strict=True):
-                got = sum(
-                    w if any(counter.get(t) for t in g) else (w / 2 if g & heading else 0.0) for g, w in expanded
-                )
-                best = max(best, got)
-            return best / total_weight
-
-        # Re-rank the best BM25 candidates by how much of the question they cover, and in one place.
+        # Re-rank the best BM25 articles by their best passage, each passage scored with BM25 as a unit of
+        # its own (with the title and its heading): a question is answered in one place, not across an article.
         candidates = heapq.nlargest(max(limit * 10, 50), scores, key=lambda d: (scores[d], -d))
-        share = self.FOCUS_SHARE
-        ranked = sorted(
-            candidates, key=lambda d: (-scores[d] * confidence(d) * (1 - share + share * focus(d)), d)
-        )[:limit]
+        units = {d: self._unit_scores(self.docs[d], expanded) for d in candidates}
+        top_unit = max((max(u, default=0.0) for u in units.values()), default=0.0) or 1.0
+
+        def rank(doc_id: int) -> float:
+            return max(units[doc_id], default=0.0) + self.DOC_SHARE * confidence(doc_id) * top_unit
+
+        ranked = sorted(candidates, key=lambda d: (-rank(d), d))[:limit]
         return [
             Hit(
                 self.docs[d].article_id,
                 self.docs[d].slug,
                 self.docs[d].title,
                 round(confidence(d), 4),
-                self._passage(self.docs[d], expanded, query),
+                self._passage(self.docs[d], units[d], query),
             )
             for d in ranked
         ]
 
-    def _passage(self, doc: _Doc, expanded: list[tuple[frozenset[str], float]], query: str) -> str:
-        """The passage that holds what was asked: the query's words in it (in its heading at half weight),
-        a number for a how-much question; with the runner-up beside it when that is nearly as good."""
-        quantity = bool(_ASKS_QUANTITY.search(query.lower()))
-        total = sum(w for _group, w in expanded) or 1.0
-
-        def passage_score(i: int) -> float:
-            counter, heading = doc.passage_terms[i], doc.heading_terms[i]
+    def _unit_scores(self, doc: _Doc, expanded: list[tuple[frozenset[str], float]]) -> list[float]:
+        k1, b, avg = self.K1, self.B, self.avg_unit_length
+        scores = []
+        for unit in doc.units:
+            norm = k1 * (1 - b + b * sum(unit.values()) / avg)
             score = 0.0
-            for group, weight in expanded:
-                if any(counter.get(t) for t in group):
-                    score += weight
-                elif group & heading:
-                    score += weight / 2
-            if quantity and _HAS_QUANTITY.search(doc.passages[i]):
-                score += 0.15 * total
-            return score
+            for group, _weight in expanded:
+                best = 0.0
+                for term in group:
+                    tf = unit.get(term, 0)
+                    if tf:
+                        best = max(best, self.unit_idf.get(term, 0.0) * tf * (k1 + 1) / (tf + norm))
+                score += best
+            scores.append(score)
+        return scores
 
-        scores = [passage_score(i) for i in range(len(doc.passages))]
+    def _passage(self, doc: _Doc, unit_scores: list[float], query: str) -> str:
+        """The passage that holds what was asked (a number for a how-much question), with the runner-up
+        beside it when that is nearly as good."""
+        quantity = bool(_ASKS_QUANTITY.search(query.lower()))
+        top = max(unit_scores, default=0.0)
+        scores = [
+            s + (0.15 * top if quantity and _HAS_QUANTITY.search(doc.passages[i]) else 0.0)
+            for i, s in enumerate(unit_scores)
+        ]
         ranked = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
         chosen = ranked[:1]
         if (
@@ -415,36 +439,68 @@ def says_staff_handle(passage: str) -> bool:
 RECHECK_SECONDS = 1.0  # how stale another process's article edit may be seen here
 
 _cache_lock = threading.Lock()
-_cache: dict[str, object] = {"key": None, "index": None, "checked": float("-inf")}
+
+
+@dataclass
+class _Cache:
+    """The process's index and what it was built from; read and written under _cache_lock."""
+
+    key: tuple | None = None  # (count, latest updated_at, highest id) of the published articles
+    index: Index | None = None
+    checked: float = float("-inf")  # monotonic time the key was last compared with the database
+    building: bool = False  # single flight: one thread is building a replacement outside the lock
+
+
+_cache = _Cache()
 
 
 def forget_index(**_kwargs: object) -> None:
     """Check the articles again at the next search (an article saved or deleted in this process)."""
     with _cache_lock:
-        _cache["checked"] = float("-inf")
+        _cache.checked = float("-inf")
 
 
 def current_index() -> Index:
     """The index of the published articles, rebuilt when an article is added, edited or removed: at
     once in the process that saved it, within RECHECK_SECONDS in the others (a message would otherwise
-    pay an aggregate over the articles)."""
+    pay an aggregate over the articles). A rebuild is built aside by the one caller that noticed the
+    change while the others keep answering from the old index; only the very first build is waited
+    for. Raises what the build raises, to the caller that ran it, and keeps the old index then."""
     from django.db.models import Count, Max
 
     from assistant.models import HelpArticle
 
     now = monotonic()
     with _cache_lock:
-        if _cache["index"] is not None and now - _cache["checked"] < RECHECK_SECONDS:  # type: ignore[operator]
-            return _cache["index"]  # type: ignore[return-value]
+        index = _cache.index
+        # While a replacement is being built, the old index answers without another aggregate.
+        if index is not None and (_cache.building or now - _cache.checked < RECHECK_SECONDS):
+            return index
     published = HelpArticle.objects.filter(is_published=True)
     key = tuple(published.aggregate(n=Count("id"), latest=Max("updated_at"), ids=Max("id")).values())
+    rows = published.order_by("id").values_list("id", "slug", "title", "body")
     with _cache_lock:
-        if _cache["key"] != key or _cache["index"] is None:
-            rows = published.order_by("id").values_list("id", "slug", "title", "body")
-            _cache["index"] = Index.build(rows.iterator())
-            _cache["key"] = key
-        _cache["checked"] = now
-        return _cache["index"]  # type: ignore[return-value]
+        if _cache.index is None:
+            # Nothing to answer from yet: build under the lock, so every caller waits for this one build.
+            _cache.index, _cache.key = Index.build(rows.iterator()), key
+        if _cache.key == key:
+            _cache.checked = now
+            return _cache.index
+        if _cache.building:
+            return _cache.index  # another thread is building the replacement
+        _cache.building = True
+    # Seconds at thousands of articles: built outside the lock so that searches meanwhile (the fast
+    # path above) get the old index at once instead of queueing behind the build.
+    try:
+        fresh = Index.build(rows.iterator())
+        with _cache_lock:
+            # `checked` stays stale, so the next call compares the key again: an edit saved while
+            # the rows were being read is not missed.
+            _cache.index, _cache.key = fresh, key
+    finally:
+        with _cache_lock:
+            _cache.building = False
+    return fresh
 
 
 def search_articles(query: str, limit: int = 10) -> list[Hit]:

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from assistant.help import ArticleFormatError, import_articles, parse_article_file, render_markdown
+from assistant.help import ArticleFormatError, NoArticleFiles, import_articles, parse_article_file, render_markdown
 from assistant.models import HelpArticle
 
 SHIPPED_ARTICLES = Path(settings.BASE_DIR) / "help_articles"
@@ -191,6 +191,196 @@ def test_import_command_refuses_a_directory_it_cannot_import(tmp_path, setup, me
         call_command("import_help_articles", str(setup(tmp_path)))
 
     assert not HelpArticle.objects.exists()
+
+
+# Syncing: DIR becomes the whole help centre
+
+
+def snapshot() -> list[dict]:
+    return list(HelpArticle.objects.order_by("slug").values())
+
+
+def sync_dir(base: Path, name: str, files: dict[str, str]) -> Path:
+    directory = base / name
+    directory.mkdir()
+    for file_name, content in files.items():
+        write(directory, file_name, content)
+    return directory
+
+
+@pytest.mark.django_db
+def test_sync_removes_articles_with_no_file_keeps_and_updates_the_others_and_prints_the_counts(tmp_path, capsys):
+    before = sync_dir(
+        tmp_path,
+        "before",
+        {
+            "refunds.md": REFUND_ARTICLE,
+            "passwords.md": "# Passwords\n\nUse the reset link.\n",
+            "invoices.md": "# Invoices\n\nDownload them from Billing.\n",
+        },
+    )
+    import_articles(before)
+    make_article("staff-draft", "A draft staff wrote", "Not in any file.", is_published=False)
+    after = sync_dir(
+        tmp_path,
+        "after",
+        {
+            "refunds.md": REFUND_ARTICLE,
+            "passwords.md": "# Passwords, again\n\nUse the reset link on the login page.\n",
+            "billing.md": "# Billing\n\nWe bill monthly.\n",
+        },
+    )
+
+    call_command("import_help_articles", str(after), "--sync")
+
+    out = capsys.readouterr().out
+    assert f"Imported 1 new, updated 1, unchanged 1, removed 2 article(s) from {after}" in out
+    assert list(HelpArticle.objects.order_by("slug").values_list("slug", flat=True)) == [
+        "billing",
+        "passwords",
+        "refunds",
+    ]
+    assert HelpArticle.objects.get(slug="passwords").title == "Passwords, again"
+
+
+@pytest.mark.django_db
+def test_sync_run_twice_removes_nothing_the_second_time(tmp_path, capsys):
+    make_article("old", "Old article", "Gone after the first sync.")
+    directory = sync_dir(tmp_path, "articles", {"refunds.md": REFUND_ARTICLE, "faq.md": "# FAQ\n\nAnswers.\n"})
+
+    call_command("import_help_articles", str(directory), "--sync")
+    rows = snapshot()
+    call_command("import_help_articles", str(directory), "--sync")
+
+    out = capsys.readouterr().out
+    assert f"Imported 2 new, updated 0, unchanged 0, removed 1 article(s) from {directory}" in out
+    assert f"Imported 0 new, updated 0, unchanged 2, removed 0 article(s) from {directory}" in out
+    assert snapshot() == rows
+
+
+@pytest.mark.django_db
+def test_import_without_sync_never_removes_an_article(tmp_path, capsys):
+    make_article("old", "Old article", "Not in the directory.")
+    directory = sync_dir(tmp_path, "articles", {"refunds.md": REFUND_ARTICLE})
+
+    call_command("import_help_articles", str(directory))
+    result = import_articles(directory)
+
+    assert "removed" not in capsys.readouterr().out
+    assert result.removed == 0
+    assert sorted(HelpArticle.objects.values_list("slug", flat=True)) == ["old", "refunds"]
+
+
+@pytest.mark.django_db
+def test_sync_with_a_refused_file_imports_the_good_ones_removes_nothing_and_exits_non_zero(tmp_path, capsys):
+    make_article("old", "Old article", "Not in the directory.")
+    make_article("broken", "Broken", "The good version, before someone broke the file.")
+    directory = sync_dir(
+        tmp_path,
+        "articles",
+        {"refunds.md": REFUND_ARTICLE, "broken.md": "no title here\n"},
+    )
+
+    with pytest.raises(CommandError, match=r"1 file.*--sync removed nothing"):
+        call_command("import_help_articles", str(directory), "--sync")
+
+    captured = capsys.readouterr()
+    assert f"Imported 1 new, updated 0, unchanged 0, removed 0 article(s) from {directory}" in captured.out
+    assert "broken.md" in captured.err
+    assert sorted(HelpArticle.objects.values_list("slug", flat=True)) == ["broken", "old", "refunds"]
+    assert HelpArticle.objects.get(slug="broken").body == "The good version, before someone broke the file."
+
+
+SYNC_REFUSALS = [
+    *BAD_FILES,
+    pytest.param("A Good.md", "# Same slug\n\nBody.\n", "same slug", id="same-slug-as-another-file"),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("name", "content", "reason"), SYNC_REFUSALS)
+def test_sync_removes_nothing_when_any_file_is_refused(tmp_path, name, content, reason):
+    make_article("old", "Old article", "Not in the directory.")
+    write(tmp_path, "a-good.md", REFUND_ARTICLE)
+    write(tmp_path, name, content)
+
+    result = import_articles(tmp_path, sync=True)
+
+    assert (result.created, result.removed) == (1, 0)
+    assert len(result.errors) == 1
+    assert reason in result.errors[0]
+    assert HelpArticle.objects.filter(slug="old").exists()
+
+
+@pytest.mark.django_db
+def test_sync_removes_nothing_when_a_md_name_is_a_directory(tmp_path):
+    make_article("old", "Old article", "Not in the directory.")
+    write(tmp_path, "a-good.md", REFUND_ARTICLE)
+    (tmp_path / "folder.md").mkdir()
+
+    result = import_articles(tmp_path, sync=True)
+
+    assert result.removed == 0
+    assert "folder.md" in result.errors[0]
+    assert HelpArticle.objects.filter(slug="old").exists()
+
+
+UNUSABLE_DIRECTORIES = [
+    pytest.param(lambda d: d / "missing", "is not a directory", id="missing-directory"),
+    pytest.param(lambda d: write(d, "file.md", REFUND_ARTICLE), "is not a directory", id="a-file-not-a-directory"),
+    pytest.param(lambda d: d, "no .md files", id="empty-directory"),
+    pytest.param(lambda d: write(d, "readme.txt", "hi").parent, "no .md files", id="no-markdown-files"),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("setup", "message"), UNUSABLE_DIRECTORIES)
+def test_sync_refuses_a_directory_it_cannot_import_and_touches_nothing(tmp_path, setup, message):
+    make_article("refunds", "Refunds", "Refunds take five working days.")
+    make_article("draft", "Draft", "Unpublished.", is_published=False)
+    rows = snapshot()
+
+    with pytest.raises(CommandError, match=message):
+        call_command("import_help_articles", str(setup(tmp_path)), "--sync")
+
+    assert snapshot() == rows
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("setup", "message"), UNUSABLE_DIRECTORIES)
+def test_the_sync_service_itself_refuses_a_directory_it_cannot_import(tmp_path, setup, message):
+    make_article("refunds", "Refunds", "Refunds take five working days.")
+    rows = snapshot()
+
+    with pytest.raises((NotADirectoryError, NoArticleFiles), match=message):
+        import_articles(setup(tmp_path), sync=True)
+
+    assert snapshot() == rows
+
+
+@pytest.mark.django_db
+def test_a_search_right_after_sync_no_longer_finds_a_removed_article(tmp_path, monkeypatch):
+    from assistant import retrieval
+
+    # The clock stands still, so only the delete itself (not the once-a-second recheck) can refresh the index.
+    monkeypatch.setattr(retrieval, "monotonic", lambda: 1000.0)
+    directory = sync_dir(
+        tmp_path,
+        "articles",
+        {
+            "refunds.md": "# Refunds\n\nRefunds take five working days.\n",
+            "invoices.md": "# Invoices\n\nDownload invoices from Billing.\n",
+        },
+    )
+    call_command("import_help_articles", str(directory), "--sync")
+    for _ in range(2):  # the second search finds the index current and leaves it to the signals alone
+        assert [hit.slug for hit in retrieval.search_articles("invoices")] == ["invoices"]
+
+    (directory / "invoices.md").unlink()
+    call_command("import_help_articles", str(directory), "--sync")
+
+    assert [hit.slug for hit in retrieval.search_articles("invoices")] == []
+    assert [hit.slug for hit in retrieval.search_articles("refund")] == ["refunds"]
 
 
 # Rendering
