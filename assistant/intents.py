@@ -18,6 +18,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 from assistant.retrieval import stem
@@ -46,14 +47,17 @@ def tokens(text: str) -> list[str]:
     return out
 
 
-def features(text: str) -> list[str]:
+def features(text: str, context: frozenset[str] = frozenset()) -> list[str]:
+    """The message's features, with `context`: what the help centre's best answer says about it
+    (assistant.retrieval.help_context), so the model learns how far to trust the help centre."""
     words = tokens(text)
     feats = [f"w:{w}" for w in words]
-    feats += [f"p:{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+    feats += [f"p:{a} {b}" for a, b in pairwise(words)]
     if words:
         feats.append(f"s:{words[0]}")
         feats.append(f"s:{' '.join(words[:2])}")
     feats.append(f"n:{min(len(words), 40) // 5}")
+    feats += sorted(context)
     return feats
 
 
@@ -63,10 +67,10 @@ class Model:
     bias: list[float]
     weights: dict[str, list[float]]
 
-    def scores(self, text: str) -> dict[str, float]:
-        """The probability of each class for `text`."""
+    def scores(self, text: str, context: frozenset[str] = frozenset()) -> dict[str, float]:
+        """The probability of each class for `text`, given what the help centre says (`context`)."""
         totals = list(self.bias)
-        for feature in set(features(text)):
+        for feature in set(features(text, context)):
             row = self.weights.get(feature)
             if row is not None:
                 for i, w in enumerate(row):
@@ -96,14 +100,17 @@ class Model:
         return cls(classes, [float(b) for b in data["bias"]], weights)
 
 
+Example = tuple[str, str, float, frozenset[str]]  # text, class, weight, help-centre context
+
+
 def train(
-    examples: Iterable[tuple[str, str, float]], *, epochs: int = 12, l2: float = 1e-4, min_count: int = 2, seed: int = 7
+    examples: Iterable[Example], *, epochs: int = 12, l2: float = 1e-4, min_count: int = 2, seed: int = 7
 ) -> Model:
-    """Fit the model on (text, class, weight) examples. Deterministic: same examples, same model.
+    """Fit the model on (text, class, weight, context) examples. Deterministic: same examples, same model.
 
     Raises ValueError when there is nothing to learn from or a class is unknown.
     """
-    rows = [(features(text), label, weight) for text, label, weight in examples]
+    rows = [(features(text, context), label, weight) for text, label, weight, context in examples]
     if not rows:
         raise ValueError("no labelled messages to train on")
     unknown = {label for _, label, _ in rows} - set(CLASSES)
@@ -113,7 +120,9 @@ def train(
     seen = Counter(f for feats, _, _ in rows for f in set(feats))
     vocabulary = {f for f, n in seen.items() if n >= min_count}
     index = {c: i for i, c in enumerate(classes)}
-    data = [([f for f in dict.fromkeys(feats) if f in vocabulary], index[label], weight) for feats, label, weight in rows]
+    data = [
+        ([f for f in dict.fromkeys(feats) if f in vocabulary], index[label], weight) for feats, label, weight in rows
+    ]
     weights: dict[str, list[float]] = {f: [0.0] * len(classes) for f in sorted(vocabulary)}
     bias = [0.0] * len(classes)
     order = list(range(len(data)))

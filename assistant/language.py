@@ -30,19 +30,20 @@ _YES_WORDS = frozenset(
     "y yes yeah yea ya yep yup sure ok okay k please pls plz absolutely definitely certainly correct right alright "
     "affirmative go ahead do it that of course open create make a the one ticket for me sounds good would be great "
     "that'd fine thanks thank you kindly i'd like to id i'm im happy with sir agree agreed perfect great thing "
-    "on then why not helpful help lovely cheers".split()
+    "on then why not helpful help lovely cheers and".split()
 )
 # A plain yes must not also say no.
 _NO_IN_YES = frozenset({"no", "not", "nope", "nah", "don't", "dont", "never", "cancel", "stop", "why"})
 
 # A refusal is read leniently (declining is always safe): it opens with one of these.
 _REFUSAL = re.compile(
-    r"^(?:no|nope|nah|naw|nay|negative|no thanks?|no thank you|thanks but no|thank you but no|"
+    r"^(?:(?:actually|oh|um+|hmm+|ok|okay|well|sorry|thanks|thank you|ah|erm|but)\s+)*"
+    r"(?:no|nope|nah|naw|nay|negative|no thanks?|no thank you|thanks but no|thank you but no|"
     r"not (?:now|yet|today|right now|at the moment|for now|this time|necessary|needed|required|really|interested)|"
     r"(?:please )?(?:don'?t|do not)(?: (?:bother|worry|open|create|need|want|make|file|raise|do))?|"
     r"never ?mind|nevermind|forget (?:it|about it)|cancel|stop|skip it|leave it|no need|no worries|"
-    r"(?:i'?m|i am|we'?re|we are) (?:good|fine|ok|okay|all set|sorted)|all good|(?:it'?s|that'?s) (?:fine|ok|okay|alright|"
-    r"all right|all good|not necessary|not needed)|"
+    r"(?:i'?m|i am|we'?re|we are) (?:all )?(?:good|fine|ok|okay|all set|set|sorted)|all good|"
+    r"(?:it'?s|that'?s) (?:fine|ok|okay|alright|all right|all good|not necessary|not needed)|"
     r"(?:actually |nevermind |never mind )?i (?:figured|sorted|fixed|solved|worked) (?:it|this|that)(?: out)?|"
     r"(?:actually )?(?:it'?s|it is|that'?s) (?:fixed|sorted|solved|working|resolved) now|"
     r"i'?ll (?:pass|manage|sort it|try|figure|wait|handle|do it|deal|leave it|check|look)|"
@@ -91,12 +92,21 @@ _REFUSAL_FILLER = frozenset(
 )
 
 
+_ASKS = re.compile(
+    r"^(?:(?:but|and|though|however|also|just|so|then|oh|ok|okay|well|actually|thanks|thank|you|thx|no)\s+)*"
+    r"(?:how|what|whats|when|where|"
+    r"why|which|who|can|could|do|does|did|is|are|will|would|should|tell me|i need|i want|i'd like|please)\b"
+)
+
+
 def says_more(text: str) -> bool:
-    """Whether `text` (what a refusal said besides no) carries a question or topic of its own."""
+    """Whether `text` (what a refusal said besides no) asks something of its own ("but how do I X?"),
+    rather than saying what the customer will do instead ("I'll call my bank")."""
     from assistant.retrieval import STOPWORDS
 
-    content = [w for w in _norm(text).split() if w not in STOPWORDS and w not in _REFUSAL_FILLER]
-    return len(content) >= 2
+    norm = _norm(text)
+    content = [w for w in norm.split() if w not in STOPWORDS and w not in _REFUSAL_FILLER]
+    return len(content) >= 1 and ("?" in (text or "") or bool(_ASKS.search(norm)))
 
 
 # --- intents -------------------------------------------------------------------------------------

@@ -22,8 +22,11 @@ _SPOKEN = {
     "bee": "B", "see": "C", "sea": "C", "dee": "D", "gee": "G", "jay": "J", "kay": "K", "pee": "P", "queue": "Q",
     "are": "R", "tee": "T", "you": "U", "vee": "V", "why": "Y", "zed": "Z", "zee": "Z", "double": "*",
 }  # fmt: skip
-# A code of 4 + 4 letters and digits, optionally behind "LH"; what stands around it is read apart.
-_TYPED = re.compile(r"(?<![a-z0-9])(lh[\s\-_.#:]{0,3})?([a-z0-9]{4})[\s\-_.]{0,2}([a-z0-9]{4})(?![a-z0-9])", re.I)
+# Runs of letters and digits; an ID is one run of 8 (or "LH" and 8), or two runs of 4 split by a dash,
+# a space or a dot.
+_RUN = re.compile(r"[a-z0-9]+", re.I)
+_JOIN = re.compile(r"[\s\-_.#:]{0,3}")
+_SPOKEN_DASH = re.compile(r"\b(?:dash|hyphen)\b", re.I)
 _WORD = re.compile(r"[a-z0-9]+", re.I)
 
 # Words that say the code next to them is a ticket's, or something else's.
@@ -39,14 +42,20 @@ NEUTRAL_WORDS = frozenset(
     """id number no nr num ref reference is was my the a an of for on with # its it's it s""".split()
 )
 # What may stand beside a bare ID in a message that is only the ID ("status of 7K3M QX9P?").
-ONLY_ID_WORDS = NEUTRAL_WORDS | TICKET_WORDS | frozenset(
-    """status update updates news check what whats what's about any how hows here please pls thanks thank you
-    hi hello hey can could i get see look up lookup find where at and""".split()
+ONLY_ID_WORDS = (
+    NEUTRAL_WORDS
+    | TICKET_WORDS
+    | frozenset(
+        """status update updates news check what whats what's about any how hows here please pls thanks thank you
+    hi hello hey can could i get see look up lookup find where at and subject re fwd fw""".split()
+    )
 )
+# Words that are never half of an ID, though they have four letters of its alphabet ("case 7K3M QX9P").
+_NOT_A_HALF = TICKET_WORDS | OTHER_WORDS | ONLY_ID_WORDS
 
 
 def _cue(words_near: list[str]) -> str:
-    """"ticket", "other" or "" for the words beside a code, nearest first, looking past neutral words."""
+    """ "ticket", "other" or "" for the words beside a code, nearest first, looking past neutral words."""
     for word in words_near[:4]:
         if word in TICKET_WORDS:
             return "ticket"
@@ -57,25 +66,71 @@ def _cue(words_near: list[str]) -> str:
     return ""
 
 
+def _candidates(text: str) -> list[tuple[int, int, bool, str]]:
+    """(start, end, has the LH prefix, the 8 characters) of every run or pair of runs shaped like an ID."""
+    runs = list(_RUN.finditer(text))
+    found = []
+    i = 0
+    while i < len(runs):
+        run = runs[i].group(0).lower()
+        prefixed = run == "lh"
+        first = i + 1 if prefixed else i
+        if (
+            prefixed
+            and len(run) == 2
+            and first < len(runs)
+            and not _JOIN.fullmatch(text[runs[i].end() : runs[first].start()])
+        ):
+            prefixed, first = False, i
+        if not prefixed and len(run) == 10 and run.startswith("lh"):
+            found.append((runs[i].start(), runs[i].end(), True, run[2:]))
+            i += 1
+            continue
+        if first < len(runs):
+            head = runs[first].group(0).lower()
+            if len(head) == 8:
+                found.append((runs[i].start(), runs[first].end(), prefixed, head))
+                i = first + 1
+                continue
+            following = first + 1
+            if (
+                len(head) == 4
+                and following < len(runs)
+                and len(runs[following].group(0)) == 4
+                and _JOIN.fullmatch(text[runs[first].end() : runs[following].start()])
+                and head not in _NOT_A_HALF
+                and runs[following].group(0).lower() not in _NOT_A_HALF
+            ):
+                found.append(
+                    (runs[i].start(), runs[following].end(), prefixed, head + runs[following].group(0).lower())
+                )
+                i = following + 1
+                continue
+        i += 1
+    return found
+
+
 def _typed(text: str) -> list[str]:
     found: list[str] = []
-    for match in _TYPED.finditer(text):
-        prefix, head, tail = match.group(1), match.group(2), match.group(3)
-        reference = parse_reference(head + tail)
+    text = _SPOKEN_DASH.sub("-", text)
+    for start, end, prefixed, code in _candidates(text)[:20]:  # bounded work whatever the message holds
+        reference = parse_reference(code)
         if reference is None or reference in found:
             continue
-        before = [w.lower() for w in _WORD.findall(text[max(0, match.start() - 60) : match.start()])][::-1]
-        after = [w.lower() for w in _WORD.findall(text[match.end() : match.end() + 60])]
-        if prefix:
+        before = [w.lower() for w in _WORD.findall(text[max(0, start - 60) : start])][::-1]
+        after = [w.lower() for w in _WORD.findall(text[end : end + 60])]
+        if prefixed:
             if _cue(before) != "other":
                 found.append(reference)
             continue
-        code = (head + tail).lower()
-        if code.isalpha() or code.isdigit():
-            continue  # a word or a number, not one of our mixed codes
         cue = _cue(before) or _cue(after)
-        rest = [w.lower() for w in _WORD.findall(text[: match.start()] + " " + text[match.end() :])]
-        if cue == "ticket" or (cue == "" and all(w in ONLY_ID_WORDS for w in rest)):
+        if cue == "ticket":
+            found.append(reference)
+            continue
+        if code.isalpha() or code.isdigit():
+            continue  # a word or a number: only beside "ticket" or "case"
+        rest = [w.lower() for w in _WORD.findall(text[:start] + " " + text[end:])]
+        if cue == "" and all(w in ONLY_ID_WORDS for w in rest):
             found.append(reference)
     return found
 

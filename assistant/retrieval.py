@@ -213,7 +213,9 @@ def _passages(body: str) -> list[tuple[str, str]]:
 
 
 # A question after a number or a time: the passage that has one answers it better.
-_ASKS_QUANTITY = re.compile(r"\b(how (much|many|long|soon|often|far|old|late|early)|what time|when|cost|price|fee|limit)")
+_ASKS_QUANTITY = re.compile(
+    r"\b(how (much|many|long|soon|often|far|old|late|early)|what time|when|cost|price|fee|limit)"
+)
 _HAS_QUANTITY = re.compile(r"\d|\b(one|two|three|four|five|six|seven|ten|twelve|hours?|days?|weeks?|months?)\b")
 PASSAGE_MAX = 700  # characters of a second passage added to the best one
 
@@ -423,17 +425,47 @@ class Index:
 
 # How a help centre says that a person, not the customer, deals with something.
 _STAFF_HANDLE = re.compile(
-    r"\b(contact|call|message|email|chat with|get in touch with|speak to|talk to|reach|tell|let) (us|our|the|a member of)"
-    r"\b|\bour (\w+ )?(team|support|specialists?|agents?|staff|advisers?|advisors?) (will|can|must|need|needs|has|have|"
-    r"should|is|are)\b|\bonly (our|the|a member of) \w*\s?(team|staff|support)\b|\bwe('ll| will| can| must) "
-    r"(investigate|look into|review|arrange|refund|replace|check|contact|get back|raise|correct|fix|reissue|credit|"
-    r"cancel|block|send you a new)\b|\b(raise|open|report) (a |it |this )?(case|claim|dispute|complaint|ticket)\b"
+    r"\b(contact|call|message|email|chat with|get in touch with|speak to|talk to|reach|tell|let) "
+    r"(us|our|the|a member of)\b"
+    r"|\bour (\w+ )?(team|support|specialists?|agents?|staff|advisers?|advisors?) "
+    r"(will|can|must|need|needs|has|have|should|is|are)\b"
+    r"|\bonly (our|the|a member of) \w*\s?(team|staff|support)\b"
+    r"|\bwe('ll| will| can| must) (investigate|look into|review|arrange|refund|replace|check|contact|get back|"
+    r"raise|correct|fix|reissue|credit|cancel|block|send you a new)\b"
+    r"|\b(raise|open|report) (a |it |this )?(case|claim|dispute|complaint|ticket)\b"
 )
 
 
 def says_staff_handle(passage: str) -> bool:
     """Whether a passage says that the company's people handle the matter (so a report of it is offered)."""
     return bool(_STAFF_HANDLE.search(passage[:5000].lower()))
+
+
+# How a help centre tells customers to do something themselves.
+_SELF_SERVICE = re.compile(
+    r"\b(go to|open|tap|click|select|choose|head to|visit|log in to|sign in to|you can|you'll need to|you need to|"
+    r"simply|follow the|use the|enter|turn on|turn off|switch)\b|\w >\s?\w"
+)
+
+
+def says_self_service(passage: str) -> bool:
+    """Whether a passage tells the customer how to do something themselves."""
+    return bool(_SELF_SERVICE.search(passage[:5000].lower()))
+
+
+def help_context(hits: list[Hit]) -> frozenset[str]:
+    """What the help centre's best answer says about a message, as features for the intent classifier:
+    whether it exists and how well it matches, whether it sends the matter to staff or lets the customer
+    do it themselves."""
+    if not hits:
+        return frozenset({"r:none"})
+    best = hits[0]
+    found = {f"r:conf{min(int(best.score * 5), 4)}"}
+    if says_staff_handle(best.passage):
+        found.add("r:staff")
+    if says_self_service(best.passage):
+        found.add("r:self")
+    return frozenset(found)
 
 
 RECHECK_SECONDS = 1.0  # how stale another process's article edit may be seen here
@@ -488,19 +520,22 @@ def current_index() -> Index:
             return _cache.index
         if _cache.building:
             return _cache.index  # another thread is building the replacement
-        _cache.building = True
+        # The key was read just now; a forget_index() during the build sets `checked` back, so an
+        # edit saved while the rows are being read is compared again at the next call.
+        _cache.building, _cache.checked = True, now
     # Seconds at thousands of articles: built outside the lock so that searches meanwhile (the fast
     # path above) get the old index at once instead of queueing behind the build.
+    fresh: Index | None = None
     try:
         fresh = Index.build(rows.iterator())
-        with _cache_lock:
-            # `checked` stays stale, so the next call compares the key again: an edit saved while
-            # the rows were being read is not missed.
-            _cache.index, _cache.key = fresh, key
+        return fresh
     finally:
         with _cache_lock:
             _cache.building = False
-    return fresh
+            if fresh is None:
+                _cache.checked = float("-inf")  # the build failed: the old index stays, the next call tries again
+            else:
+                _cache.index, _cache.key = fresh, key
 
 
 def search_articles(query: str, limit: int = 10) -> list[Hit]:

@@ -12,7 +12,8 @@ import random
 from collections import defaultdict
 from pathlib import Path
 
-from assistant.intents import CLASSES
+from assistant.intents import CLASSES, Example
+from assistant.retrieval import Index, help_context
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 SAMPLE_REFERENCE = "LH-4TR8-W2KD"  # what a case's {ref} placeholders read as while training
@@ -32,8 +33,29 @@ def _read(path: Path) -> str:
         raise TrainingDataError(f"{path}: cannot be read ({exc})") from exc
 
 
-def labelled_messages(path: Path) -> list[tuple[str, str, float]]:
-    """(text, class, weight) from a JSON list of {"text", "expect"}; conversation cases are skipped."""
+def articles_index(directory: Path) -> Index:
+    """An index of the Markdown articles in `directory`, as import_help_articles would read them."""
+    from assistant.help import ArticleFormatError, parse_article_file
+
+    articles = []
+    for n, path in enumerate(sorted(directory.glob("*.md")), 1):
+        try:
+            article = parse_article_file(path)
+        except ArticleFormatError as exc:
+            raise TrainingDataError(str(exc)) from exc
+        articles.append((n, article.slug, article.title, article.body))
+    if not articles:
+        raise TrainingDataError(f"{directory}: no articles to read the messages against")
+    return Index.build(articles)
+
+
+def _context(index: Index | None, text: str) -> frozenset[str]:
+    return help_context(index.search(text, limit=3)) if index is not None else frozenset()
+
+
+def labelled_messages(path: Path, index: Index | None = None) -> list[Example]:
+    """(text, class, weight, context) from a JSON list of {"text", "expect"}, each read against the help
+    centre in `index`; conversation cases (`created`, `declined`) are skipped."""
     try:
         cases = json.loads(_read(path))
     except json.JSONDecodeError as exc:
@@ -45,19 +67,21 @@ def labelled_messages(path: Path) -> list[tuple[str, str, float]]:
         if not isinstance(case, dict) or not isinstance(case.get("text"), str) or not case["text"].strip():
             raise TrainingDataError(f"{path}: item {n} has no text")
         expect = case.get("expect")
-        if expect in {"created", "declined"} or case.get("history") and expect not in CLASSES:
+        if expect in {"created", "declined"} or (case.get("history") and expect not in CLASSES):
             continue
         if expect not in CLASSES:
             raise TrainingDataError(f"{path}: item {n} has expect={expect!r}, not one of {', '.join(CLASSES)}")
         text = case["text"].replace("{ref}", SAMPLE_REFERENCE)
         for name in ("{ref_lower_spaces}", "{ref_compact}", "{ref_spoken}"):
             text = text.replace(name, SAMPLE_REFERENCE)
-        examples.append((text, expect, 1.0))
+        examples.append((text, expect, 1.0, _context(index, text)))
     return examples
 
 
-def banking_messages(rows_file: Path, labels_file: Path, per_category: int = 0) -> list[tuple[str, str, float]]:
-    """(text, class, weight) from `text,category` rows, each category labelled answer or offer.
+def banking_messages(
+    rows_file: Path, labels_file: Path, per_category: int = 0, index: Index | None = None
+) -> list[Example]:
+    """(text, class, weight, context) from `text,category` rows, each category labelled answer or offer.
 
     With `per_category`, at most that many rows of each category, chosen by a fixed seed.
     """
@@ -78,5 +102,5 @@ def banking_messages(rows_file: Path, labels_file: Path, per_category: int = 0) 
         texts = by_category[category]
         if per_category and len(texts) > per_category:
             texts = random.Random(category).sample(texts, per_category)
-        examples += [(text, expect, BANKING_WEIGHT) for text in texts]
+        examples += [(text, expect, BANKING_WEIGHT, _context(index, text)) for text in texts]
     return examples

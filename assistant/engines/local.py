@@ -38,9 +38,12 @@ class LocalEngine:
     def decide(self, request: Request, tools: Tools) -> Decision:
         text = request.text.strip()
         last = request.last_assistant_kind
-        scores = self.model.scores(text)
+        own_hits = tools.search_help(text, limit=3)
+        scores = self.model.scores(text, retrieval.help_context(own_hits))
 
-        chat = language.smalltalk(text) or (scores.get("smalltalk", 0) >= SMALLTALK_AT and language.smalltalk_kind(text))
+        chat = language.smalltalk(text) or (
+            scores.get("smalltalk", 0) >= SMALLTALK_AT and language.smalltalk_kind(text)
+        )
         if chat:
             return Decision(Kind.SMALLTALK, wording.SMALLTALK[chat])
 
@@ -65,7 +68,7 @@ class LocalEngine:
             earlier = [t.text for t in request.history if t.author == "customer"][-1:]
             query = " ".join([*earlier, text])
         vague = retrieval.is_vague(query) or (last != Outcome.CLARIFIED and scores.get("clarify", 0) >= CLARIFY_AT)
-        hits = [] if vague else tools.search_help(query, limit=3)
+        hits = [] if vague else (own_hits if query == text else tools.search_help(query, limit=3))
         # After a clarifying question the customer has said what they can: a weaker match is still an answer.
         confident = CONFIDENT / 2 if last == Outcome.CLARIFIED else CONFIDENT
         if hits and hits[0].score >= confident:

@@ -98,8 +98,9 @@ def talk(request, customer, django_capture_on_commit_callbacks) -> Talk:
         "invoice INV-3F2A9B7C, please refund one of the charges",
         "I was charged twice for order 7K3MQX9P, I want my money back",
         "My invoice 3F2A 9B7C shows the wrong amount, I was overcharged",
+        "I was charged twice for order number seven K three M Q X nine P",
     ],
-    ids=["invoice-refund", "order-charged-twice", "invoice-spaced-overcharged"],
+    ids=["invoice-refund", "order-charged-twice", "invoice-spaced-overcharged", "order-spoken"],
 )
 def test_a_problem_with_an_invoice_or_order_code_gets_help_not_a_ticket_look_up(talk, text):
     reply = talk.send(text)
@@ -129,17 +130,35 @@ def _forms(reference: str, slug: str) -> dict[str, tuple[str, str]]:
         "ticket-word": (f"what's happening with ticket {body}?", ""),
         "bare": (body, "Ticket status" if slug == "email" else ""),
         "spoken": (f"what's the status of ticket {spoken}", ""),
+        "id-then-question": ("any update?", body),  # the ID first: an email's subject, a text's first line
     }
 
 
-@pytest.mark.parametrize("form", ["canonical", "lh-loose", "ticket-word", "bare", "spoken"])
+def ticket_with(customer, reference: str) -> Ticket:
+    """The customer's ticket under a chosen ID (IDs are random; which kind of ID it is matters here)."""
+    ticket = make_ticket(customer, title="Refund for duplicate charge")
+    Ticket.objects.filter(pk=ticket.pk).update(reference=reference)
+    ticket.refresh_from_db()
+    return ticket
+
+
+@pytest.mark.parametrize("form", ["canonical", "lh-loose", "ticket-word", "bare", "spoken", "id-then-question"])
 def test_the_customers_own_ticket_id_still_gets_its_status(talk, customer, form):
-    own = make_ticket(customer, title="Refund for duplicate charge")
+    own = ticket_with(customer, "LH-7K3M-QX9P")
     text, subject = _forms(own.reference, talk.slug)[form]
     reply = talk.send(text, subject)
     assert reply.kind == "status", f"{text!r} (subject {subject!r}) got: {reply.text}"
     assert own.reference in reply.text and "Submitted" in reply.text
     assert talk.heard(own.reference)
+
+
+def test_an_id_of_only_letters_is_still_read_beside_the_word_ticket(talk, customer):
+    """About one ID in ten has no digit: it is as much the customer's ID as any other."""
+    own = ticket_with(customer, "LH-TPYM-BGJT")
+    text, subject = _forms(own.reference, talk.slug)["ticket-word"]
+    reply = talk.send(text, subject)
+    assert reply.kind == "status", f"{text!r} got: {reply.text}"
+    assert own.reference in reply.text
 
 
 def test_someone_elses_ticket_id_gets_the_not_found_answer_and_nothing_of_theirs(talk):

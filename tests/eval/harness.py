@@ -85,7 +85,12 @@ def banking77_rows(labels: dict[str, dict[str, Any]], size: int = BANKING77_SAMP
     cases = []
     for i in sorted(sample):
         label = labels[rows[i]["category"]]
-        case = {"id": f"banking77-{i}", "text": rows[i]["text"], "expect": label["expect"], "intent": rows[i]["category"]}
+        case = {
+            "id": f"banking77-{i}",
+            "text": rows[i]["text"],
+            "expect": label["expect"],
+            "intent": rows[i]["category"],
+        }
         if label["expect"] == "answer":
             case |= {"slug": label["slug"], "also": label.get("also", [])}
         cases.append(case)
@@ -237,12 +242,20 @@ def score_banking77(results: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def training_examples(domains: list[Domain], *, banking77: bool) -> list[tuple[str, str, float]]:
+def training_examples(domains: list[Domain], *, banking77: bool) -> list:
+    """The labelled messages of `domains` (and the Banking77 training rows), each read against its own
+    help centre."""
     from assistant import training
 
-    examples = [e for d in domains for e in training.labelled_messages(DOMAINS_DIR / d.name / "cases.json")]
+    examples = []
+    for domain in domains:
+        index = training.articles_index(domain.articles)
+        examples += training.labelled_messages(DOMAINS_DIR / domain.name / "cases.json", index)
     if banking77:
-        examples += training.banking_messages(BANKING77_TRAINING, DOMAINS_DIR / BANK / "banking77_labels.json")
+        bank = training.articles_index(DOMAINS_DIR / BANK / "articles")
+        examples += training.banking_messages(
+            BANKING77_TRAINING, DOMAINS_DIR / BANK / "banking77_labels.json", index=bank
+        )
     return examples
 
 

@@ -34,9 +34,7 @@ def table(scores: dict, banking: dict | None) -> str:
     head += f" {'false_off':>9} {'missed_off':>10} {'titles':>7}"
     lines = [head]
     for name, s in scores.items():
-        cells = " ".join(
-            f"{s['accuracy'][c]:>6.1f}%" if c in s["accuracy"] else f"{'-':>7}" for c in classes
-        )
+        cells = " ".join(f"{s['accuracy'][c]:>6.1f}%" if c in s["accuracy"] else f"{'-':>7}" for c in classes)
         mark = " (demo, not in the headline)" if name == harness.DEMO else ""
         lines.append(
             f"{name:<10} {s['cases']:>5} {s['overall']:>7.1f}% {cells} {s['false_offers']:>8.1f}% "
