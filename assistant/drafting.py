@@ -1,12 +1,17 @@
 """Ticket title, description and summary written from the conversation, by code.
 
-The OpenAI engine may propose its own; they pass the same checks, and this draft is the fallback.
+They are drafted from the messages about the problem that led to the offer: not an earlier topic
+the assistant already answered, not the request for a person, not a yes, a no or a ticket look-up.
+The facts the customer gave (amounts, dates, order and invoice numbers, devices) are kept, and the
+title carries the problem and the first number the customer gave for it. The OpenAI engine may
+propose its own draft; it passes the same checks, and this draft is the fallback.
 """
 
 import re
+from collections.abc import Callable
 
 from assistant import language, references
-from assistant.engines.base import TicketDraft, Turn
+from assistant.engines.base import Outcome, TicketDraft, Turn
 
 TITLE_MAX = 80
 CATEGORY = {
@@ -15,34 +20,68 @@ CATEGORY = {
     "access": "Account access",
     "data_loss": "Lost data",
     "privacy": "Privacy request",
-    "bug": "Problem",
-    "persistent": "Problem",
 }
 _FILLER = re.compile(
-    r"^(?:(?:hi|hello|hey|so|um+|uh+|ok|okay|well|yes|also|please|pls|help|urgent|hi there|good (?:morning|afternoon|"
-    r"evening))[\s,!.:-]+)+",
+    r"^(?:(?:hi|hello|hey|dear sir(?:/madam)?|dear team|so|um+|uh+|ok|okay|well|yes|also|please|pls|help|urgent|"
+    r"hi there|good (?:morning|afternoon|evening))[\s,!.:-]+)+",
     re.I,
 )
-_LEAD = re.compile(r"^(?:i think|i guess|i just|just|can you|could you|would you|can i|could i|i need you to)\s+", re.I)
+_LEAD = re.compile(
+    r"^(?:i think|i guess|i just|just|can you|could you|would you|can i|could i|i need you to|i am writing regarding|"
+    r"i'm writing about|i am writing about)\s+",
+    re.I,
+)
+# "Can I talk to an actual human please," before the problem itself.
+_PERSON_FIRST = re.compile(
+    r"^(?:(?:can|could|may) i\s+)?(?:please\s+)?(?:talk|speak|chat)\s+to\s+(?:a|an|the|some)?\s*(?:actual|real)?\s*"
+    r"(?:human|person|agent|someone|somebody|manager|supervisor)(?:\s+please)?[\s,;:.!-]+",
+    re.I,
+)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n")
+# Turns after which what the customer said before is settled: a new problem starts there.
+_SETTLED = frozenset({Outcome.CREATED, Outcome.DECLINED})
+# Replies that answered the message before them (unless the customer then says it did not help).
+_ANSWERED = frozenset({Outcome.ANSWERED, Outcome.STATUS, Outcome.SMALLTALK})
 
 
-def customer_texts(history: tuple[Turn, ...], text: str) -> list[str]:
-    """What the customer said about the problem: small talk, yes/no and look-ups left out."""
-    said = [t.text for t in history if t.author == "customer"] + [text]
-    return [
-        s.strip()
-        for s in said
-        if s.strip()
-        and not language.smalltalk(s)
-        and language.confirmation(s) == language.Answer.UNCLEAR
-        and not references.find_references(s)
-        and not language.didnt_help(s)
-    ]
+def _about_the_problem(text: str) -> bool:
+    """Whether a customer message says something about a problem (not small talk, yes/no, a look-up,
+    "that didn't help" or a bare request for a person)."""
+    stripped = text.strip()
+    if not stripped or language.smalltalk(stripped) or language.didnt_help(stripped):
+        return False
+    if language.confirmation(stripped) != language.Answer.UNCLEAR or references.find_references(stripped):
+        return False
+    rest = _PERSON_FIRST.sub("", stripped)
+    return not (language.needs_person(stripped) == "human" and len(rest.split()) < 4 and rest == stripped) and bool(
+        re.search(r"[a-z]{3}", rest, re.I)
+    )
 
 
-def _headline(text: str) -> str:
-    first = re.split(r"(?<=[.!?])\s+|\n", text.strip())[0]
-    first = _LEAD.sub("", _FILLER.sub("", first)).strip(" .!?,;:-")
+def problem_texts(history: tuple[Turn, ...], text: str) -> list[str]:
+    """The customer's messages about the problem the offer is for, oldest first."""
+    turns = [*history, Turn("customer", text)]
+    start = max((i + 1 for i, t in enumerate(turns) if t.author == "assistant" and t.kind in _SETTLED), default=0)
+    turns = turns[start:]
+    chosen: list[str] = []
+    for i, turn in enumerate(turns):
+        if turn.author != "customer" or not _about_the_problem(turn.text):
+            continue
+        reply = next((t for t in turns[i + 1 :] if t.author == "assistant"), None)
+        following = next((t for t in turns[i + 1 :] if t.author == "customer"), None)
+        answered = reply is not None and reply.kind in _ANSWERED
+        if answered and not (following is not None and language.didnt_help(following.text)):
+            continue  # a question answered in full: an earlier topic, not this problem
+        chosen.append(turn.text.strip())
+    return chosen
+
+
+def _sentences(text: str) -> list[str]:
+    return [s for s in (_PERSON_FIRST.sub("", part.strip()) for part in _SENTENCE.split(text.strip())) if s]
+
+
+def _headline(sentence: str) -> str:
+    first = _LEAD.sub("", _FILLER.sub("", sentence)).strip(" .!?,;:-")
     first = re.sub(r"\s+", " ", first)
     return first[:1].upper() + first[1:] if first else ""
 
@@ -51,30 +90,48 @@ def _clip(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:-")
-    return cut + "…"
+    return cut + "\u2026"
 
 
-def title_for(texts: list[str], reason: str) -> str:
+def title_for(texts: list[str], reason: str, problem_score: Callable[[str], float] | None = None) -> str:
+    """The problem in one line: its clearest sentence (the most problem-like, by `problem_score`), with the
+    first number the customer gave for it, and the kind of problem when there is room."""
+    sentences = [s for t in texts for s in _sentences(t) if len(_headline(s)) >= 8]
+    if not sentences:
+        return CATEGORY.get(reason, "Support request")
+    if problem_score is not None:
+        best = max(sentences, key=lambda s: (problem_score(s), -sentences.index(s)))
+    else:
+        best = next((s for s in sentences if language.needs_person(s)), sentences[-1])
+    headline = _headline(best)
+    code = next((c for t in texts for c in language.codes(t) if c.lower() not in headline.lower()), "")
+    tail = f" ({code})" if code else ""
+    title = _clip(headline, TITLE_MAX - len(tail)) + tail
     category = CATEGORY.get(reason, "")
-    candidates = [t for t in texts if language.needs_person(t) == reason] or texts
-    headline = next((h for h in (_headline(t) for t in candidates) if len(h) >= 8), "")
-    if not headline:
-        return category or "Support request"
-    if category and category.lower() not in headline.lower():
-        return _clip(f"{category}: {headline}", TITLE_MAX)
-    return _clip(headline, TITLE_MAX)
+    if category and category.lower() not in title.lower() and len(category) + 2 + len(title) <= TITLE_MAX:
+        title = f"{category}: {title}"
+    return title
 
 
-def draft(history: tuple[Turn, ...], text: str, reason: str, channel: str) -> TicketDraft:
-    texts = customer_texts(history, text) or [text.strip() or "(no details given)"]
-    title = title_for(texts, reason)
+def draft(
+    history: tuple[Turn, ...],
+    text: str,
+    reason: str,
+    channel: str,
+    problem_score: Callable[[str], float] | None = None,
+) -> TicketDraft:
+    texts = problem_texts(history, text) or [text.strip() or "(no details given)"]
+    title = title_for(texts, reason, problem_score)
     found = language.facts("\n".join(texts))
+    codes = [c for t in texts for c in language.codes(t)]
+    if codes:
+        found["references"] = list(dict.fromkeys([*found.get("references", []), *codes]))
     details = "; ".join(f"{name}: {', '.join(values)}" for name, values in found.items())
     description = "In the customer's words:\n" + "\n".join(f"> {t}" for t in texts)
     if details:
         description += f"\n\nDetails given: {details}"
-    noted = [value for values in found.values() for value in values]
-    summary = f"You told us: \u201c{_clip(' '.join(texts[0].split()), 160)}\u201d." + (
+    noted = list(dict.fromkeys(value for values in found.values() for value in values))
+    summary = f"You told us: \u201c{_clip(' '.join(' '.join(texts).split()), 160)}\u201d." + (
         f" Details noted: {', '.join(noted)}." if noted else ""
     )
     return TicketDraft(title=title, description=description, summary=summary)

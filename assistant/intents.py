@@ -58,7 +58,25 @@ def features(text: str, context: frozenset[str] = frozenset()) -> list[str]:
         feats.append(f"s:{' '.join(words[:2])}")
     feats.append(f"n:{min(len(words), 40) // 5}")
     feats += sorted(context)
+    feats += _rules(text)
     return feats
+
+
+def _rules(text: str) -> list[str]:
+    """The hand-written readers' verdicts as features: the model learns how far to trust each."""
+    from assistant import language
+
+    found = []
+    reason = language.needs_person(text)
+    if reason:
+        found.append(f"rule:{reason}")
+    if language.is_status_request(text):
+        found.append("rule:status")
+    if language.smalltalk(text):
+        found.append("rule:smalltalk")
+    if language.is_fragment(text):
+        found.append("rule:fragment")
+    return found
 
 
 @dataclass
@@ -104,7 +122,13 @@ Example = tuple[str, str, float, frozenset[str]]  # text, class, weight, help-ce
 
 
 def train(
-    examples: Iterable[Example], *, epochs: int = 12, l2: float = 1e-4, min_count: int = 2, seed: int = 7
+    examples: Iterable[Example],
+    *,
+    epochs: int = 12,
+    l2: float = 1e-4,
+    min_count: int = 2,
+    seed: int = 7,
+    rate: float = 0.05,
 ) -> Model:
     """Fit the model on (text, class, weight, context) examples. Deterministic: same examples, same model.
 
@@ -130,7 +154,7 @@ def train(
     step = 0
     for epoch in range(epochs):
         rng.shuffle(order)
-        rate = 0.5 / (1 + epoch)
+        step_size = rate / (1 + epoch)
         for i in order:
             feats, target, weight = data[i]
             totals = list(bias)
@@ -145,9 +169,9 @@ def train(
             for f in feats:
                 row = weights[f]
                 for k in range(len(classes)):
-                    row[k] -= rate * (grads[k] + l2 * row[k])
+                    row[k] -= step_size * (grads[k] + l2 * row[k])
             for k in range(len(classes)):
-                bias[k] -= rate * grads[k]
+                bias[k] -= step_size * grads[k]
             step += 1
     weights = {f: row for f, row in weights.items() if any(abs(w) >= 5e-5 for w in row)}
     return Model(classes, bias, weights)

@@ -157,10 +157,22 @@ DIDNT_HELP = re.compile(
     r"\bstill (doesn'?t|does not|not|isn'?t|won'?t|can'?t|broken|the same|having)|\b(didn'?t|did not) work\b|"
     r"\b(already|i) tried (that|this|it|those)\b|\bno luck\b|\buseless\b|\bsame (problem|issue|error)\b"
 )
+_ABOUT = r"(?:ticket|case|request|query|complaint|enquiry|inquiry|claim|message|email)s?"
 STATUS_REQUEST = re.compile(
-    r"\bmy (support )?(tickets?|cases?|requests?)\b|\b(ticket|case) (status|update)\b|\bstatus of (my |the )?"
+    r"\bmy (support )?(tickets|cases)\b|\b(ticket|case) (status|update)\b|\bstatus of (my |the )?"
     r"(ticket|case|request)|\b(update|news) on (my |the )?(ticket|case|request)|\bwhere is my (ticket|case)\b|"
-    r"\b(open|active) tickets\b"
+    r"\b(open|active|pending|outstanding) (tickets?|cases?|requests?|queries|complaints)\b|"
+    # "the request I opened last week: where are we?", "any news on the complaint I put in?"
+    r"\b(i|we) (opened|sent|raised|submitted|put in|made|logged|filed|lodged|reported)\b.{0,40}\b" + _ABOUT + r"\b"
+    r".{0,60}\b(news|update|status|progress|heard|hear back|get back|got back|up to|go through|went through|answered|"
+    r"replied|reply|response|where are we|still waiting|any word)\b|"
+    r"\b(news|update|updates|status|progress|any word)\b.{0,30}\b" + _ABOUT + r"\b.{0,30}\b(i|we) "
+    r"(opened|sent|raised|submitted|put in|made|logged|filed|lodged)\b|"
+    r"\b(ticket|case|query|complaint|enquiry|inquiry)\b.{0,40}\b(up to|is at|go through|went through|get back to me|"
+    r"heard back|been answered|any news|an update)\b|"
+    r"\b(has|did|have) (anyone|someone|somebody|the team|your team|you)( guys)? (answered|replied|responded|looked at|"
+    r"read|seen|got back)\b|\b(did|has) my " + _ABOUT + r" (go through|get through|arrive|reach)\b|"
+    r"\bchecking (in )?on (the|my) " + _ABOUT + r"\b"
 )
 _SMALLTALK = {
     "greeting": re.compile(r"^(hi|hello|hey|hiya|howdy|yo|good (morning|afternoon|evening)|greetings)( there)?$"),
@@ -172,14 +184,31 @@ _SMALLTALK = {
 }  # fmt: skip
 
 
+_SMALLTALK_LEAD = re.compile(r"^(?:(?:ok|okay|oh|ah|right|alright|great|cool|perfect|brilliant|lovely|well)\s+)+")
+# Short small talk said more loosely than the exact phrases above (on a message of a few words only).
+_LOOSE_SMALLTALK = {
+    "who": re.compile(r"\b(are|r) (you|u) (a |an )?(real|human|bot|robot|ai|person|machine|computer)\b|\bwho (are|r) (you|u)\b"),
+    "bye": re.compile(r"\b(bye|goodbye|see you|see ya|cya|have a (nice|good|great) (day|weekend|evening|one))\b"),
+    "thanks": re.compile(r"\b(thanks?|thank you|thx|ty|ta|cheers|appreciate it|(been|was|very|really|super) helpful)\b"),
+}  # fmt: skip
+_NOT_SMALLTALK = re.compile(r"\?|\b(but|how|what|when|where|why|can|could|help me|need|problem|issue|still)\b")
+
+
 def smalltalk(text: str) -> str | None:
     norm = _norm(text)
     for prefix in ("hi ", "hello ", "hey "):
         if norm.startswith(prefix) and _SMALLTALK["how_are_you"].match(norm[len(prefix) :]):
             return "how_are_you"
     for name, pattern in _SMALLTALK.items():
-        if pattern.match(norm):
+        if pattern.match(norm) or pattern.match(_SMALLTALK_LEAD.sub("", norm)):
             return name
+    if len(norm.split()) <= 10:
+        if _LOOSE_SMALLTALK["who"].search(norm):
+            return "who"
+        if not _NOT_SMALLTALK.search(norm):
+            for name in ("bye", "thanks"):
+                if _LOOSE_SMALLTALK[name].search(norm):
+                    return name
     return None
 
 
@@ -254,3 +283,27 @@ def smalltalk_kind(text: str) -> str:
     if re.search(r"\bhow are (you|u)\b", norm):
         return "how_are_you"
     return "greeting"
+
+
+# Order, invoice, membership and tracking numbers, promo codes and card endings, as the customer gave them.
+_CODE = re.compile(
+    r"\b[A-Z]{1,5}-[0-9][0-9A-Z-]{2,18}\b|\b[A-Z]{1,5}-[A-Z0-9]*[0-9][A-Z0-9]*\b"
+    r"|\b(?=[A-Za-z]*[0-9])(?=[0-9]*[A-Za-z])[A-Za-z0-9]{5,16}\b"
+    r"|(?<=ending )[0-9]{4}\b|(?<=ending in )[0-9]{4}\b|\b[0-9]{6,16}\b"
+)
+_NOT_A_CODE = re.compile(r"^(?:\d+(?:st|nd|rd|th|am|pm|gb|mb|kg|km|mins?|hrs?|days?|mbps|ghz|k)|[a-z]+\d{1,2})$", re.I)
+
+
+def codes(text: str) -> list[str]:
+    """The codes a customer gave ("order 7QK2M9XD", "INV-3F2A9B7C", "card ending 4821"), in order, once each."""
+    found = [m.group(0) for m in _CODE.finditer((text or "")[:4000])]
+    return list(dict.fromkeys(c for c in found if not _NOT_A_CODE.match(c)))
+
+
+_ARTICLES_AND_OWNERS = frozenset("a an the my our your his her their this that these those some".split())
+
+
+def is_fragment(text: str) -> bool:
+    """A message of one or two words that names a topic and asks nothing ("invoices", "my card")."""
+    words = [w for w in _norm(text).split() if w not in _ARTICLES_AND_OWNERS]
+    return 0 < len(words) <= 2 and "?" not in (text or "") and not any(w.endswith(("ing", "ed")) for w in words)

@@ -416,7 +416,7 @@ class Index:
         chosen = ranked[:1]
         if (
             len(ranked) > 1
-            and scores[ranked[1]] >= 0.75 * scores[ranked[0]] > 0
+            and scores[ranked[1]] >= 0.6 * scores[ranked[0]] > 0
             and len(doc.passages[ranked[1]]) <= PASSAGE_MAX
         ):
             chosen.append(ranked[1])

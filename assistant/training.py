@@ -49,6 +49,12 @@ def articles_index(directory: Path) -> Index:
     return Index.build(articles)
 
 
+def articles_for(cases_file: Path, default: Path) -> Path:
+    """The help centre a case file's messages were written against: `articles/` beside it, else `default`."""
+    beside = cases_file.parent / "articles"
+    return beside if beside.is_dir() else default
+
+
 def _context(index: Index | None, text: str) -> frozenset[str]:
     return help_context(index.search(text, limit=3)) if index is not None else frozenset()
 

@@ -17,9 +17,8 @@ OFFER_AT = 0.65
 # From this probability of "offer", a report whose best passage says a person handles it is offered.
 MAYBE_OFFER_AT = 0.3
 # The classifier's probability of a status question or small talk from which it is taken for one.
-STATUS_AT = 0.6
-SMALLTALK_AT = 0.6
-CLARIFY_AT = 0.5
+STATUS_AT = 0.5
+SMALLTALK_AT = 0.5
 # Explicit requests that need no classifier.
 ALWAYS_OFFER = frozenset({"human", "ticket_request"})
 
@@ -67,10 +66,12 @@ class LocalEngine:
             # The clarification completes the question before it.
             earlier = [t.text for t in request.history if t.author == "customer"][-1:]
             query = " ".join([*earlier, text])
-        vague = retrieval.is_vague(query) or (last != Outcome.CLARIFIED and scores.get("clarify", 0) >= CLARIFY_AT)
+        top = max(scores, key=scores.__getitem__)
+        vague = retrieval.is_vague(query) or (last != Outcome.CLARIFIED and top == "clarify")
         hits = [] if vague else (own_hits if query == text else tools.search_help(query, limit=3))
         # After a clarifying question the customer has said what they can: a weaker match is still an answer.
-        confident = CONFIDENT / 2 if last == Outcome.CLARIFIED else CONFIDENT
+        asks = scores.get("answer", 0) >= 0.5 and ("?" in text or bool(language.INFORMATIONAL.search(text.lower())))
+        confident = CONFIDENT / 2 if last == Outcome.CLARIFIED and asks else CONFIDENT
         if hits and hits[0].score >= confident:
             best = hits[0]
             if offer >= MAYBE_OFFER_AT and retrieval.says_staff_handle(best.passage):
@@ -100,7 +101,10 @@ class LocalEngine:
     def offer(self, request: Request, reason: str) -> Decision:
         if not request.customer_known:
             return Decision(Kind.ANSWER, wording.NO_ACCOUNT_OFFER)
-        draft = drafting.draft(request.history, request.text, reason, request.channel)
+        model = self.model
+        draft = drafting.draft(
+            request.history, request.text, reason, request.channel, lambda s: model.scores(s).get("offer", 0.0)
+        )
         return Decision(Kind.OFFER, wording.offer_text(reason), draft=draft, reason=reason)
 
     @staticmethod

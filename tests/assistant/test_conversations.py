@@ -134,8 +134,7 @@ def test_yes_creates_exactly_one_ticket_with_its_id_summary_and_email(customer, 
     assert reply.outcome == Outcome.CREATED and reply.ticket_reference == ticket.reference
     assert ticket.reference in reply.text and ticket.summary in reply.text
     assert "goes straight to them" in reply.text  # chat: later messages go to the team
-    assert len(ticket.title) <= 80 and "charged twice" in ticket.title.lower()
-    assert ticket.title.startswith("Billing problem")
+    assert len(ticket.title) <= 80 and "charged twice" in ticket.title.lower() and "INV-2231" in ticket.title
     for fact in ("$120", "3 November", "INV-2231", "charged twice"):
         assert fact in ticket.description
     assert (ticket.customer, ticket.channel, ticket.status) == (customer, "chat", Status.SUBMITTED)

@@ -4,7 +4,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from assistant import intents, training
+from assistant import intents, retrieval, training
 
 BASE = Path(settings.BASE_DIR)
 # The shipped model's training data: the evaluation's labelled messages of every help centre, and a
@@ -12,6 +12,8 @@ BASE = Path(settings.BASE_DIR)
 DEFAULT_MESSAGES = sorted((BASE / "tests" / "eval" / "domains").glob("*/cases.json"))
 DEFAULT_BANKING = BASE / "assistant" / "data" / "banking77.csv"
 DEFAULT_BANKING_LABELS = BASE / "tests" / "eval" / "domains" / "bank" / "banking77_labels.json"
+DEFAULT_BANKING_ARTICLES = BASE / "tests" / "eval" / "domains" / "bank" / "articles"
+DEMO_ARTICLES = BASE / "help_articles"
 
 
 class Command(BaseCommand):
@@ -36,10 +38,17 @@ class Command(BaseCommand):
             raise CommandError("--only needs at least one FILE of labelled messages")
         examples = []
         try:
-            for path in ([] if only else DEFAULT_MESSAGES) + files:
-                examples += training.labelled_messages(path)
             if not only:
-                examples += training.banking_messages(DEFAULT_BANKING, DEFAULT_BANKING_LABELS)
+                for path in DEFAULT_MESSAGES:
+                    index = training.articles_index(training.articles_for(path, DEMO_ARTICLES))
+                    examples += training.labelled_messages(path, index)
+                bank = training.articles_index(DEFAULT_BANKING_ARTICLES)
+                examples += training.banking_messages(DEFAULT_BANKING, DEFAULT_BANKING_LABELS, index=bank)
+            if files:
+                # An operator's own messages are read against the help centre they run now.
+                published = retrieval.current_index()
+                for path in files:
+                    examples += training.labelled_messages(path, published)
             model = intents.train(examples)
         except (training.TrainingDataError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
