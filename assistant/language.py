@@ -187,9 +187,13 @@ _SMALLTALK = {
 _SMALLTALK_LEAD = re.compile(r"^(?:(?:ok|okay|oh|ah|right|alright|great|cool|perfect|brilliant|lovely|well)\s+)+")
 # Short small talk said more loosely than the exact phrases above (on a message of a few words only).
 _LOOSE_SMALLTALK = {
-    "who": re.compile(r"\b(are|r) (you|u) (a |an )?(real|human|bot|robot|ai|person|machine|computer)\b|\bwho (are|r) (you|u)\b"),
+    "who": re.compile(
+        r"\b(are|r) (you|u) (a |an )?(real|human|bot|robot|ai|person|machine|computer)\b|\bwho (are|r) (you|u)\b"
+    ),
     "bye": re.compile(r"\b(bye|goodbye|see you|see ya|cya|have a (nice|good|great) (day|weekend|evening|one))\b"),
-    "thanks": re.compile(r"\b(thanks?|thank you|thx|ty|ta|cheers|appreciate it|(been|was|very|really|super) helpful)\b"),
+    "thanks": re.compile(
+        r"\b(thanks?|thank you|thx|ty|ta|cheers|appreciate it|(been|was|very|really|super) helpful)\b"
+    ),
 }  # fmt: skip
 _NOT_SMALLTALK = re.compile(r"\?|\b(but|how|what|when|where|why|can|could|help me|need|problem|issue|still)\b")
 
