@@ -217,7 +217,8 @@ _ASKS_QUANTITY = re.compile(
     r"\b(how (much|many|long|soon|often|far|old|late|early)|what time|when|cost|price|fee|limit)"
 )
 _HAS_QUANTITY = re.compile(r"\d|\b(one|two|three|four|five|six|seven|ten|twelve|hours?|days?|weeks?|months?)\b")
-PASSAGE_MAX = 700  # characters of a second passage added to the best one
+PASSAGE_BUDGET = 600  # characters of the best passage and the runners-up quoted beside it
+RUNNER_UP = 0.4  # a passage scoring this share of the best one is quoted beside it, within the budget
 
 
 @dataclass
@@ -271,8 +272,16 @@ class Index:
                 unit_df.update(unit.keys())
             index.docs.append(
                 _Doc(
-                    article_id, slug, title, passages, passage_terms, heading_terms, title_terms, tf,
-                    sum(tf.values()) or 1, units,
+                    article_id,
+                    slug,
+                    title,
+                    passages,
+                    passage_terms,
+                    heading_terms,
+                    title_terms,
+                    tf,
+                    sum(tf.values()) or 1,
+                    units,
                 )
             )
             for term, count in tf.items():
@@ -382,15 +391,25 @@ class Index:
                 self.docs[d].slug,
                 self.docs[d].title,
                 round(confidence(d), 4),
-                self._passage(self.docs[d], units[d], query),
+                self._passage(self.docs[d], self._unit_scores(self.docs[d], expanded, with_title=False), query),
             )
             for d in ranked
         ]
 
-    def _unit_scores(self, doc: _Doc, expanded: list[tuple[frozenset[str], float]]) -> list[float]:
+    def _unit_scores(
+        self, doc: _Doc, expanded: list[tuple[frozenset[str], float]], *, with_title: bool = True
+    ) -> list[float]:
+        """BM25 of each passage as a unit; `with_title` False leaves out the title every passage shares
+        (to choose among them), keeping the heading."""
         k1, b, avg = self.K1, self.B, self.avg_unit_length
         scores = []
-        for unit in doc.units:
+        units = doc.units
+        if not with_title:
+            units = [
+                Counter(counter) + Counter(heading)
+                for counter, heading in zip(doc.passage_terms, doc.heading_terms, strict=True)
+            ]
+        for unit in units:
             norm = k1 * (1 - b + b * sum(unit.values()) / avg)
             score = 0.0
             for group, _weight in expanded:
@@ -414,12 +433,14 @@ class Index:
         ]
         ranked = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
         chosen = ranked[:1]
-        if (
-            len(ranked) > 1
-            and scores[ranked[1]] >= 0.6 * scores[ranked[0]] > 0
-            and len(doc.passages[ranked[1]]) <= PASSAGE_MAX
-        ):
-            chosen.append(ranked[1])
+        size = len(doc.passages[ranked[0]]) if ranked else 0
+        for i in ranked[1:]:
+            if scores[i] < RUNNER_UP * scores[ranked[0]] or scores[i] <= 0:
+                break
+            if size + len(doc.passages[i]) > PASSAGE_BUDGET:
+                continue
+            chosen.append(i)
+            size += len(doc.passages[i])
         return "\n\n".join(doc.passages[i] for i in sorted(chosen))
 
 
