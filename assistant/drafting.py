@@ -58,6 +58,13 @@ def _about_the_problem(text: str) -> bool:
     )
 
 
+def _follows_up(earlier: str, later: str) -> bool:
+    """Whether `later` goes on about `earlier` (it did not help, or it is about the same thing)."""
+    from assistant.retrieval import terms
+
+    return language.didnt_help(later) or bool(set(terms(earlier)) & set(terms(later)))
+
+
 def problem_texts(history: tuple[Turn, ...], text: str) -> list[str]:
     """The customer's messages about the problem the offer is for, oldest first."""
     turns = [*history, Turn("customer", text)]
@@ -70,7 +77,7 @@ def problem_texts(history: tuple[Turn, ...], text: str) -> list[str]:
         reply = next((t for t in turns[i + 1 :] if t.author == "assistant"), None)
         following = next((t for t in turns[i + 1 :] if t.author == "customer"), None)
         answered = reply is not None and reply.kind in _ANSWERED
-        if answered and not (following is not None and language.didnt_help(following.text)):
+        if answered and not (following is not None and _follows_up(turn.text, following.text)):
             continue  # a question answered in full: an earlier topic, not this problem
         chosen.append(turn.text.strip())
     return chosen
@@ -124,8 +131,10 @@ def draft(
     title = title_for(texts, reason, problem_score)
     found = language.facts("\n".join(texts))
     codes = [c for t in texts for c in language.codes(t)]
+    known = found.get("references", [])
+    codes = [c for c in codes if not any(c in given for given in known)]
     if codes:
-        found["references"] = list(dict.fromkeys([*found.get("references", []), *codes]))
+        found["references"] = list(dict.fromkeys([*known, *codes]))
     details = "; ".join(f"{name}: {', '.join(values)}" for name, values in found.items())
     description = "In the customer's words:\n" + "\n".join(f"> {t}" for t in texts)
     if details:

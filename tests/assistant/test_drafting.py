@@ -1,0 +1,90 @@
+"""Ticket drafts say what the problem is: from the messages about it, with the customer's numbers."""
+
+import pytest
+
+from assistant import drafting
+from assistant.engines.base import Turn
+from tests.assistant.helpers import add_articles, chat, say
+from tests.factories import UserFactory
+from tickets.models import Ticket
+
+
+def turns(*pairs: tuple[str, str, str]) -> tuple[Turn, ...]:
+    return tuple(Turn(author, text, kind) for author, text, kind in pairs)
+
+
+def test_an_earlier_topic_that_was_answered_is_left_out_and_the_person_request_is_not_the_title():
+    history = turns(
+        ("customer", "How do I reset my password?", ""),
+        ("assistant", "From our help centre ...", "answered"),
+        ("customer", "Also, I need someone to fix the seat count on invoice INV-3F2A9B7C, it says 12 seats", ""),
+        ("assistant", "Could you tell me a bit more?", "clarified"),
+    )
+    draft = drafting.draft(history, "Talk to a human please", "human", "chat")
+    assert "seat count" in draft.title.lower() and "INV-3F2A9B7C" in draft.title
+    assert "password" not in draft.title.lower() and "human" not in draft.title.lower()
+    assert "password" not in draft.summary.lower() and "seat count" in draft.summary.lower()
+    assert "INV-3F2A9B7C" in draft.description and "12 seats" in draft.description
+
+
+def test_a_question_that_did_not_help_is_part_of_the_problem():
+    history = turns(
+        ("customer", "How do I claim the price drop on my tv?", ""),
+        ("assistant", "From our help centre ...", "answered"),
+    )
+    text = "there's no Claim button on order 5RJ8W2HX, I tried the app and the website"
+    draft = drafting.draft(history, text, "unresolved", "chat")
+    assert "5RJ8W2HX" in draft.title
+    assert "price drop" in draft.description and "Claim button" in draft.description
+
+
+def test_a_new_problem_after_a_declined_offer_starts_afresh():
+    history = turns(
+        ("customer", "My parcel 7QK2M9XD never arrived", ""),
+        ("assistant", "Shall I open a ticket?", "offered"),
+        ("customer", "no thanks", ""),
+        ("assistant", "OK, I won't open a ticket.", "declined"),
+    )
+    draft = drafting.draft(history, "I was charged twice for order 4KD9XP2M", "billing", "chat")
+    assert "4KD9XP2M" in draft.title and "7QK2M9XD" not in draft.description
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Can I talk to an actual human please, the installers left my washing machine leaking", "x" * 500],
+    ids=["person-first", "one-long-word"],
+)
+def test_titles_are_one_line_of_at_most_80_characters(text):
+    draft = drafting.draft((), text, "unresolved", "chat")
+    assert 0 < len(draft.title) <= 80 and "\n" not in draft.title
+    if text.startswith("Can I"):
+        assert draft.title.lower().startswith("the installers left my washing machine leaking")
+
+
+@pytest.mark.parametrize(
+    ("text", "codes"),
+    [
+        ("order 7QK2M9XD and invoice INV-3F2A9B7C, card ending 4821", ["7QK2M9XD", "INV-3F2A9B7C", "4821"]),
+        ("I have an iPhone15 on Windows11, 900mbps at 10am on the 1st", []),
+        ("promo SAVE20X, account FA20391847", ["SAVE20X", "FA20391847"]),
+    ],
+    ids=["order-invoice-card", "not-codes", "promo-account"],
+)
+def test_the_codes_a_customer_gives_are_kept(text, codes):
+    from assistant.language import codes as found
+
+    assert found(text) == codes
+
+
+@pytest.mark.django_db
+def test_the_ticket_made_after_several_topics_is_titled_by_the_problem_that_needed_a_person():
+    add_articles()
+    customer = UserFactory(email="dana@example.com")
+    conversation = chat(customer)
+    say(conversation, "How do I reset my password?")
+    say(conversation, "I was charged twice for invoice INV-7M2K9QX4, $49 each time")
+    say(conversation, "talk to a human please")
+    say(conversation, "yes please")
+    ticket = Ticket.objects.get()
+    assert "INV-7M2K9QX4" in ticket.title and "password" not in ticket.title.lower()
+    assert "charged twice" in ticket.summary and "password" not in ticket.summary.lower()
