@@ -12,7 +12,7 @@ from assistant.models import HelpArticle
 from assistant.retrieval import Index, current_index, search_articles
 
 # Threads read the articles through their own connections, so the rows must be committed.
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 DEADLINE = 10.0  # seconds; every wait below ends as soon as its event is set, long before this
 
