@@ -141,9 +141,11 @@ NEEDS_PERSON: dict[str, re.Pattern[str]] = {
         "data_loss": r"\blost (all )?(my |our )?(data|files|projects?|work|history)|\b(data|files|projects?|"
         r"work) (is |are |has |have )?(been )?(gone|missing|lost|deleted|disappeared|vanished)|\bdisappeared\b|"
         r"\bdeleted (it |them )?by (mistake|accident)|\baccidentally deleted",
-        "privacy": r"\bgdpr\b|\bccpa\b|\bright to be forgotten\b|\b(data|privacy) (access|deletion|export|"
-        r"portability|subject) request|\bdelete (all )?(of )?my (personal )?(data|information|info)\b|"
-        r"\bsubpoena|\blawyer|\blegal (request|notice|action)|\bdata processing agreement|\bdpa\b",
+        # Requests to erase someone's data or legal demands: not a question about a policy or a document.
+        "privacy": r"\bright to be forgotten\b|\b(data|privacy) (deletion|erasure) request|"
+        r"\b(delete|erase|remove|wipe) (all )?(of )?(my|our|his|her|their) (personal )?"
+        r"(data|information|info|details)\b|"
+        r"\bsubpoena|\blawyer|\blegal (request|notice|action)",
         "bug": r"\bbug\b|\bcrash(es|ed|ing)?\b|\berror( code| message)?\b|\bnot working\b|\b(doesn'?t|does not|"
         r"won'?t|will not|isn'?t|is not|can'?t|cannot)\b.{0,12}\b(work|load|open|sync|save|upload|send)\b|"
         r"\bbroken\b|\bstuck\b|\bblank (page|screen)\b|\bfreez(es|ing)\b",

@@ -11,8 +11,9 @@ from assistant import drafting, intents, language, references, retrieval, wordin
 from assistant.engines.base import Decision, Kind, Link, Outcome, Request, Tools
 
 # Retrieval confidence below which a question is not answered from the help centre.
-CONFIDENT = 0.3
+CONFIDENT = 0.2
 STRONG = 0.5
+ASKS_CONFIDENT = 0.15
 # The classifier's probability of "offer" from which a ticket is offered.
 OFFER_AT = 0.8
 # From this probability of "offer", a report whose best passage says a person handles it is offered.
@@ -71,13 +72,12 @@ class LocalEngine:
         top = max(scores, key=scores.__getitem__)
         vague = retrieval.is_vague(query) or (last != Outcome.CLARIFIED and top == "clarify")
         hits = [] if vague else (own_hits if query == text else tools.search_help(query, limit=3))
-        # After a clarifying question the customer has said what they can: a weaker match is still an answer.
         asks = scores.get("answer", 0) >= 0.5 and ("?" in text or bool(language.INFORMATIONAL.search(text.lower())))
-        confident = CONFIDENT
-        if last == Outcome.CLARIFIED:
-            # A clarifying question was asked: a real question now is answered on a weaker match, but a
-            # problem described again is answered only on a strong one (else it is offered).
-            confident = CONFIDENT / 2 if asks else STRONG
+        # A plain question is answered on a weaker match than a statement; after a clarifying question, a
+        # problem described again is answered only on a strong one (else it is offered).
+        confident = ASKS_CONFIDENT if asks else CONFIDENT
+        if last == Outcome.CLARIFIED and not asks:
+            confident = STRONG
         if hits and hits[0].score >= confident:
             best = hits[0]
             if offer >= MAYBE_OFFER_AT and retrieval.says_staff_handle(best.passage):
