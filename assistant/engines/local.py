@@ -18,6 +18,9 @@ ASKS_CONFIDENT = 0.15
 OFFER_AT = 0.8
 # From this probability of "offer", a report whose best passage says a person handles it is offered.
 MAYBE_OFFER_AT = 0.45
+# A statement more likely a report of a problem than a question, from this probability, is offered unless
+# the help centre's best answer clearly lets the customer solve it.
+LEANS_OFFER_AT = 0.7
 # The classifier's probability of a status question or small talk from which it is taken for one.
 STATUS_AT = 0.5
 SMALLTALK_AT = 0.5
@@ -78,6 +81,13 @@ class LocalEngine:
         confident = ASKS_CONFIDENT if asks else CONFIDENT
         if last == Outcome.CLARIFIED and not asks:
             confident = STRONG
+        if hits and offer >= LEANS_OFFER_AT and offer > scores.get("answer", 0) and not asks:
+            best = hits[0]
+            self_service = retrieval.says_self_service(best.passage) and not retrieval.says_staff_handle(best.passage)
+            if not (self_service and best.score >= STRONG):
+                # A report of a problem rather than a question, which the help centre does not clearly
+                # let the customer solve alone.
+                return self.offer(request, reason or "unresolved")
         if hits and hits[0].score >= confident:
             best = hits[0]
             if offer >= MAYBE_OFFER_AT and retrieval.says_staff_handle(best.passage):
