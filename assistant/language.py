@@ -173,7 +173,8 @@ STATUS_REQUEST = re.compile(
     r"\b(ticket|case|query|complaint|enquiry|inquiry)\b.{0,40}\b(up to|is at|go through|went through|get back to me|"
     r"heard back|been answered|any news|an update)\b|"
     r"\b(has|did|have) (anyone|someone|somebody|the team|your team|you)( guys)?( actually| already| even| yet)? "
-    r"(answered|replied|responded|looked at|looked into|read|seen|got back)\b|\b(did|has) my " + _ABOUT + r" (go through|get through|arrive|reach)\b|"
+    r"(answered|replied|responded|looked at|looked into|read|seen|got back)\b|"
+    r"\b(did|has) my " + _ABOUT + r" (go through|get through|arrive|reach)\b|"
     r"\bchecking (in )?on (the|my) " + _ABOUT + r"\b"
 )
 _SMALLTALK = {
@@ -248,7 +249,9 @@ def didnt_help(text: str) -> bool:
 
 FACTS: dict[str, re.Pattern[str]] = {
     "amounts": re.compile(
-        r"(?:[$€£]\s?\d[\d,]*(?:\.\d{1,2})?|\b\d[\d,]*(?:\.\d{1,2})?\s?(?:usd|eur|gbp|dollars?|euros?|pounds?)\b)", re.I
+        # Bounded digit runs: a long run of "1,1,1,..." costs a constant per position, not the rest of the text.
+        r"(?:[$€£]\s?\d[\d,]{0,14}(?:\.\d{1,2})?|\b\d[\d,]{0,14}(?:\.\d{1,2})?\s?(?:usd|eur|gbp|dollars?|euros?|pounds?)\b)",
+        re.I
     ),
     "dates": re.compile(
         r"\b(?:\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}(?:/\d{2,4})?|(?:\d{1,2}(?:st|nd|rd|th)?\s+)?(?:jan|feb|mar|apr|may|jun|"
