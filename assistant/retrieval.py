@@ -212,8 +212,8 @@ class _Doc:
     title_terms: frozenset[str]
     tf: Counter
     length: int
-    # Each passage as a unit of its own, with its article's title and its heading: what is ranked.
-    units: list[Counter] = field(default_factory=list)
+    # Each passage is ranked as a unit of its own, with its article's title and its heading: their lengths.
+    unit_lengths: list[int] = field(default_factory=list)
 
 
 _MARKDOWN_NOISE = re.compile(r"(^#+\s*|\*\*|__|`|^\s*[-*+]\s+|^\s*\d+[.)]\s+|\[([^\]]*)\]\([^)]*\))", re.M)
@@ -296,14 +296,10 @@ class Index:
                 tf.update(terms(heading))
             doc_id = len(index.docs)
             title_terms = frozenset(terms(title))
-            units = []
+            unit_lengths = []
             for counter, heading in zip(passage_terms, heading_terms, strict=True):
-                unit = Counter(counter)
-                for _ in range(cls.UNIT_TITLE_WEIGHT):
-                    unit.update(title_terms)
-                unit.update(heading)
-                units.append(unit)
-                unit_df.update(unit.keys())
+                unit_df.update(set(counter) | title_terms | heading)
+                unit_lengths.append(sum(counter.values()) + cls.UNIT_TITLE_WEIGHT * len(title_terms) + len(heading))
             index.docs.append(
                 _Doc(
                     article_id,
@@ -315,15 +311,15 @@ class Index:
                     title_terms,
                     tf,
                     sum(tf.values()) or 1,
-                    units,
+                    unit_lengths,
                 )
             )
             for term, count in tf.items():
                 postings[term].append((doc_id, count))
         n = len(index.docs) or 1
-        unit_count = sum(len(d.units) for d in index.docs) or 1
+        unit_count = sum(len(d.unit_lengths) for d in index.docs) or 1
         index.unit_idf = {t: math.log(1 + (unit_count - m + 0.5) / (m + 0.5)) for t, m in unit_df.items()}
-        index.avg_unit_length = sum(sum(u.values()) for d in index.docs for u in d.units) / unit_count or 1.0
+        index.avg_unit_length = sum(sum(d.unit_lengths) for d in index.docs) / unit_count or 1.0
         index.idf = {t: math.log(1 + (n - len(p) + 0.5) / (len(p) + 0.5)) for t, p in postings.items()}
         index.avg_length = sum(d.length for d in index.docs) / n
         k1, b, avg = cls.K1, cls.B, index.avg_length
@@ -436,20 +432,17 @@ class Index:
         """BM25 of each passage as a unit; `with_title` False leaves out the title every passage shares
         (to choose among them), keeping the heading."""
         k1, b, avg = self.K1, self.B, self.avg_unit_length
+        title_weight = self.UNIT_TITLE_WEIGHT if with_title else 0
         scores = []
-        units = doc.units
-        if not with_title:
-            units = [
-                Counter(counter) + Counter(heading)
-                for counter, heading in zip(doc.passage_terms, doc.heading_terms, strict=True)
-            ]
-        for unit in units:
-            norm = k1 * (1 - b + b * sum(unit.values()) / avg)
+        for counter, heading, length in zip(doc.passage_terms, doc.heading_terms, doc.unit_lengths, strict=True):
+            if not with_title:
+                length -= self.UNIT_TITLE_WEIGHT * len(doc.title_terms)
+            norm = k1 * (1 - b + b * length / avg)
             score = 0.0
             for group, _weight in expanded:
                 best = 0.0
                 for term in group:
-                    tf = unit.get(term, 0)
+                    tf = counter.get(term, 0) + (term in heading) + (title_weight if term in doc.title_terms else 0)
                     if tf:
                         best = max(best, self.unit_idf.get(term, 0.0) * tf * (k1 + 1) / (tf + norm))
                 score += best
