@@ -11,7 +11,6 @@ of the same process rebuilds the index.
 
 import argparse
 import gc
-import os
 import random
 import statistics
 import sys
@@ -226,11 +225,9 @@ def main() -> None:
         pass
 
     with tempfile.TemporaryDirectory(prefix="loophole-bench-assistant-") as tmp:
-        os.environ["DJANGO_SETTINGS_MODULE"] = "loophole.settings"
-        os.environ["DATABASE_URL"] = f"sqlite:///{Path(tmp).resolve() / 'bench.sqlite3'}"
-        os.environ["EMAIL_URL"] = "memorymail://"
-        os.environ["SMS_BACKEND"] = "locmem"
-        os.environ["REDIS_URL"] = ""
+        from tests.eval.harness import throwaway_environment
+
+        throwaway_environment(Path(tmp))
         import django
 
         django.setup()

@@ -19,6 +19,7 @@ only, and the figure reported for a domain is the one it got while held out.
 
 import csv
 import json
+import os
 import random
 import re
 from collections import Counter
@@ -50,6 +51,16 @@ _CLASS_OF_OUTCOME = {
     "created": "created",
     "declined": "declined",
 }
+
+
+def throwaway_environment(directory: Path) -> None:
+    """Settings for a run of its own: a new SQLite database in `directory`, mail and SMS kept in memory,
+    Celery tasks run in-process. Call before django.setup()."""
+    os.environ["DJANGO_SETTINGS_MODULE"] = "loophole.settings"
+    os.environ["DATABASE_URL"] = f"sqlite:///{Path(directory).resolve() / 'run.sqlite3'}"
+    os.environ["EMAIL_URL"] = "memorymail://"
+    os.environ["SMS_BACKEND"] = "locmem"
+    os.environ["REDIS_URL"] = ""
 
 
 @dataclass

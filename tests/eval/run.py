@@ -66,11 +66,7 @@ def main() -> int:
         parser.error("--engine openai needs OPENAI_API_KEY (and OPENAI_BASE_URL / OPENAI_MODEL as needed)")
 
     with tempfile.TemporaryDirectory(prefix="loophole-eval-") as tmp:
-        os.environ["DJANGO_SETTINGS_MODULE"] = "loophole.settings"
-        os.environ["DATABASE_URL"] = f"sqlite:///{Path(tmp).resolve() / 'eval.sqlite3'}"
-        os.environ["EMAIL_URL"] = "memorymail://"
-        os.environ["SMS_BACKEND"] = "locmem"
-        os.environ["REDIS_URL"] = ""
+        harness.throwaway_environment(Path(tmp))
         if args.engine == "local":
             os.environ.pop("OPENAI_API_KEY", None)
 
