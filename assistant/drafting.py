@@ -111,6 +111,10 @@ def title_for(texts: list[str], reason: str, problem_score: Callable[[str], floa
     else:
         best = next((s for s in sentences if language.needs_person(s)), sentences[-1])
     headline = _headline(best)
+    topic = _headline(_sentences(texts[0])[0]) if len(texts) > 1 and _sentences(texts[0]) else ""
+    if topic and best not in _sentences(texts[0]) and not set(topic.lower().split()) & set(headline.lower().split()):
+        # A follow-up ("Did all that, still nothing") says little without the question it follows.
+        headline = f"{_clip(topic, 40)}: {headline[:1].lower()}{headline[1:]}"
     code = next((c for t in texts for c in language.codes(t) if c.lower() not in headline.lower()), "")
     tail = f" ({code})" if code else ""
     title = _clip(headline, TITLE_MAX - len(tail)) + tail

@@ -157,7 +157,9 @@ SOFT_INTENTS = frozenset({"bug"})
 DIDNT_HELP = re.compile(
     r"\b(didn'?t|did not|doesn'?t|does not|not) help|\bnot helpful\b|\bthat'?s not (it|what)|\bnot what i\b|"
     r"\bstill (doesn'?t|does not|not|isn'?t|won'?t|can'?t|broken|the same|having)|\b(didn'?t|did not) work\b|"
-    r"\b(already|i) tried (that|this|it|those)\b|\bno luck\b|\buseless\b|\bsame (problem|issue|error)\b"
+    r"\b(already|i) tried (that|this|it|those)\b|\bno luck\b|\buseless\b|\bsame (problem|issue|error)\b|"
+    r"^(i )?(did|done|tried|followed|checked)( all| every(thing)?)? (that|this|those|it|them|the steps|everything)\b|"
+    r"\b(followed|did|tried) (all )?(the|your|those|these) (steps|instructions)\b|\bstill (no|nothing|only|the same)\b"
 )
 _ABOUT = r"(?:ticket|case|request|query|complaint|enquiry|inquiry|claim|message|email)s?"
 STATUS_REQUEST = re.compile(

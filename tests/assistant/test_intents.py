@@ -135,3 +135,11 @@ def test_the_shipped_training_data_is_in_the_repository():
 
     assert train_intents.DEFAULT_MESSAGES and all(Path(p).is_file() for p in train_intents.DEFAULT_MESSAGES)
     assert train_intents.DEFAULT_BANKING.is_file() and train_intents.DEFAULT_BANKING_LABELS.is_file()
+
+
+@pytest.mark.django_db
+def test_an_output_that_cannot_be_written_is_a_clear_error(tmp_path):
+    mine = tmp_path / "mine.json"
+    mine.write_text(json.dumps([{"text": "how do I pay?", "expect": "answer"}] * 3), encoding="utf-8")
+    with pytest.raises(CommandError, match="cannot write"):
+        call_command("train_intents", str(mine), "--only", "--output", str(tmp_path / "no-such-dir" / "m.json"))

@@ -59,7 +59,10 @@ class Command(BaseCommand):
                 raise CommandError(f"{output} is not what the training data gives: run manage.py train_intents")
             self.stdout.write(f"{output} is what {len(examples)} labelled messages give")
             return
-        output.write_text(text, encoding="utf-8")
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise CommandError(f"cannot write {output} ({exc.strerror or exc}): choose another --output") from exc
         self.stdout.write(
             f"Trained on {len(examples)} labelled messages ({', '.join(model.classes)}); "
             f"{len(model.weights)} features written to {output}"
