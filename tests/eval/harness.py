@@ -171,7 +171,21 @@ def customer_and_ticket():
 
 
 def run_case(case: dict[str, Any], customer, reference: str, engine) -> dict[str, Any]:
-    """One case in a fresh live-chat conversation: history first, then the text. Returns the verdict."""
+    """One case in a fresh live-chat conversation: history first, then the text. Returns the verdict.
+
+    Whatever the case wrote is rolled back after it is scored: each case meets the same database (one
+    ticket of the customer's, however many earlier cases opened), and the tables stay as small as one
+    conversation, so no statement's cost grows with the number of cases run before it.
+    """
+    from django.db import transaction
+
+    with transaction.atomic():
+        verdict = _run_case(case, customer, reference, engine)
+        transaction.set_rollback(True)
+    return verdict
+
+
+def _run_case(case: dict[str, Any], customer, reference: str, engine) -> dict[str, Any]:
     from assistant import services
     from tickets import services as ticket_services
     from tickets.models import Conversation
