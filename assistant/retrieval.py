@@ -198,7 +198,8 @@ class Hit:
     slug: str
     title: str
     score: float  # confidence 0..1: how much of the question the article covers, and how clearly it wins
-    passage: str  # the part of the article that answers best, plain text
+    passage: str  # the part of the article that answers best (with close runners-up), plain text
+    best_passage: str = ""  # the one passage that answers best, for a channel that must be brief (voice)
 
 
 @dataclass
@@ -251,7 +252,7 @@ _ASKS_QUANTITY = re.compile(
     r"\b(how (much|many|long|soon|often|far|old|late|early)|what time|when|cost|price|fee|limit)"
 )
 _HAS_QUANTITY = re.compile(r"\d|\b(one|two|three|four|five|six|seven|ten|twelve|hours?|days?|weeks?|months?)\b")
-PASSAGE_BUDGET = 600  # characters of the best passage and the runners-up quoted beside it
+PASSAGE_BUDGET = 800  # characters of the best passage and the runners-up quoted beside it
 RUNNER_UP = 0.4  # a passage scoring this share of the best one is quoted beside it, within the budget
 
 
@@ -415,16 +416,12 @@ class Index:
             return max(units[doc_id], default=0.0) + self.DOC_SHARE * confidence(doc_id) * top_unit
 
         ranked = sorted(candidates, key=lambda d: (-rank(d), d))[:limit]
-        return [
-            Hit(
-                self.docs[d].article_id,
-                self.docs[d].slug,
-                self.docs[d].title,
-                round(confidence(d), 4),
-                self._passage(self.docs[d], self._unit_scores(self.docs[d], expanded, with_title=False), query),
-            )
-            for d in ranked
-        ]
+        hits = []
+        for d in ranked:
+            doc = self.docs[d]
+            passage, best = self._passage(doc, self._unit_scores(doc, expanded, with_title=False), query)
+            hits.append(Hit(doc.article_id, doc.slug, doc.title, round(confidence(d), 4), passage, best))
+        return hits
 
     def _unit_scores(
         self, doc: _Doc, expanded: list[tuple[frozenset[str], float]], *, with_title: bool = True
@@ -449,7 +446,7 @@ class Index:
             scores.append(score)
         return scores
 
-    def _passage(self, doc: _Doc, unit_scores: list[float], query: str) -> str:
+    def _passage(self, doc: _Doc, unit_scores: list[float], query: str) -> tuple[str, str]:
         """The passage that holds what was asked (a number for a how-much question), with the runner-up
         beside it when that is nearly as good."""
         quantity = bool(_ASKS_QUANTITY.search(query.lower()))
@@ -468,7 +465,7 @@ class Index:
                 continue
             chosen.append(i)
             size += len(doc.passages[i])
-        return "\n\n".join(doc.passages[i] for i in sorted(chosen))
+        return "\n\n".join(doc.passages[i] for i in sorted(chosen)), doc.passages[chosen[0]] if chosen else ""
 
 
 # How a help centre says that a person, not the customer, deals with something.

@@ -93,7 +93,9 @@ class LocalEngine:
             if offer >= MAYBE_OFFER_AT and retrieval.says_staff_handle(best.passage):
                 # A report the help centre itself says a person must handle: offer, don't quote it back.
                 return self.offer(request, reason or "unresolved")
-            answer = f"From our help centre, \u201c{best.title}\u201d:\n\n{best.passage}"
+            # A caller listens to every word: the one passage that answers; a reader gets its neighbours too.
+            passage = best.best_passage if request.channel == "voice" and best.best_passage else best.passage
+            answer = f"From our help centre, \u201c{best.title}\u201d:\n\n{passage}"
             return Decision(Kind.ANSWER, answer, links=(Link(best.title, tools.article_url(best.slug)),))
         if last == Outcome.CLARIFIED or offer >= MAYBE_OFFER_AT:
             return self.offer(request, reason or "unresolved")
