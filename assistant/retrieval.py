@@ -505,10 +505,11 @@ def help_context(hits: list[Hit]) -> frozenset[str]:
     if not hits:
         return frozenset({"r:none"})
     best = hits[0]
+    passage = best.best_passage or best.passage
     found = {f"r:conf{min(int(best.score * 5), 4)}"}
-    if says_staff_handle(best.passage):
+    if says_staff_handle(passage):
         found.add("r:staff")
-    if says_self_service(best.passage):
+    if says_self_service(passage):
         found.add("r:self")
     return frozenset(found)
 

@@ -83,14 +83,15 @@ class LocalEngine:
             confident = STRONG
         if hits and offer >= LEANS_OFFER_AT and offer > scores.get("answer", 0) and not asks:
             best = hits[0]
-            self_service = retrieval.says_self_service(best.passage) and not retrieval.says_staff_handle(best.passage)
+            answering = best.best_passage or best.passage
+            self_service = retrieval.says_self_service(answering) and not retrieval.says_staff_handle(answering)
             if not (self_service and best.score >= STRONG):
                 # A report of a problem rather than a question, which the help centre does not clearly
                 # let the customer solve alone.
                 return self.offer(request, reason or "unresolved")
         if hits and hits[0].score >= confident:
             best = hits[0]
-            if offer >= MAYBE_OFFER_AT and retrieval.says_staff_handle(best.passage):
+            if offer >= MAYBE_OFFER_AT and retrieval.says_staff_handle(best.best_passage or best.passage):
                 # A report the help centre itself says a person must handle: offer, don't quote it back.
                 return self.offer(request, reason or "unresolved")
             # A caller listens to every word: the one passage that answers; a reader gets its neighbours too.
