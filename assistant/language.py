@@ -124,7 +124,9 @@ NEEDS_PERSON: dict[str, re.Pattern[str]] = {
         r"representative|rep|staff|team|manager|supervisor|people)\b|\breal (person|human)\b|^(human|agent|"
         r"representative|operator)( please)?$|\bescalate\b",
         "ticket_request": r"\b(open|create|file|raise|log|submit|start)\b.{0,12}\b(support )?(ticket|case)\b|"
-        r"\b(can|could|would|will) you (please )?(extend|waive|unlock|reactivate|credit|reimburse|transfer|merge)\b",
+        # Only staff can do these: "could you extend / waive / transfer / restore / correct / move ...".
+        r"\b((can|could|would|will) you|please|i need you to|i'?d like you to)( please)? (extend|waive|unlock|"
+        r"reactivate|credit|reimburse|transfer|merge|restore|reinstate|correct|move|reverse|escalate|backdate)\b",
         "refund": r"\brefund|\bmoney back\b|\breimburs|\bchargeback",
         "billing": r"\bcharged (me )?(twice|two times|double|again|after|even though|without)|\bdouble[- ]charged?|"
         r"\bduplicate (charge|payment)|\bovercharg|\bwrong amount\b|\bdisput|\bunauthori[sz]ed (charge|payment)|"
