@@ -13,6 +13,7 @@ import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import pairwise
 from time import monotonic
 
 import snowballstemmer
@@ -273,6 +274,8 @@ class Index:
     TITLE_WEIGHT = 3
     TITLE_SHARE = 0.3  # of the confidence that comes from the question's words being in the title
     UNIT_TITLE_WEIGHT = 2  # a passage is ranked with its article's title (twice) and its heading
+    PHRASE_SHARE = 0.2  # of the best passage's score added for the question's word pairs found together
+    PHRASE_RERANK = 10  # how many of the best articles are looked at again for word pairs
     DOC_SHARE = 0.5  # of the best passage's score added for the article as a whole covering the question
     INFORMATIVE = 1.0  # query weight (summed idf) from which a question names its topic clearly
     UNKNOWN_WEIGHT = 0.6  # a word the help centre never uses weighs this share of the rarest word
@@ -415,13 +418,31 @@ class Index:
         def rank(doc_id: int) -> float:
             return max(units[doc_id], default=0.0) + self.DOC_SHARE * confidence(doc_id) * top_unit
 
-        ranked = sorted(candidates, key=lambda d: (-rank(d), d))[:limit]
+        ranked = sorted(candidates, key=lambda d: (-rank(d), d))
+        ranked = self._by_phrases(query, ranked[: max(limit, self.PHRASE_RERANK)], rank, top_unit)[:limit]
         hits = []
         for d in ranked:
             doc = self.docs[d]
             passage, best = self._passage(doc, self._unit_scores(doc, expanded, with_title=False), query)
             hits.append(Hit(doc.article_id, doc.slug, doc.title, round(confidence(d), 4), passage, best))
         return hits
+
+    def _by_phrases(self, query: str, ranked: list[int], rank, top_unit: float) -> list[int]:
+        """The best few articles again, with a bonus for the question's word pairs ("joining fee",
+        "direct debit") standing together in one of their passages, title or heading."""
+        pairs = set(pairwise(terms(query[:1000])))
+        if not pairs or not self.PHRASE_SHARE:
+            return ranked
+
+        def bonus(doc_id: int) -> float:
+            doc = self.docs[doc_id]
+            found: set[tuple[str, str]] = set()
+            for text in (doc.title, *doc.passages):
+                found |= pairs & set(pairwise(terms(text)))
+            weight = sum(self.idf.get(a, 0.0) + self.idf.get(b, 0.0) for a, b in found)
+            return self.PHRASE_SHARE * top_unit * weight / (1.0 + weight)
+
+        return sorted(ranked, key=lambda d: (-(rank(d) + bonus(d)), d))
 
     def _unit_scores(
         self, doc: _Doc, expanded: list[tuple[frozenset[str], float]], *, with_title: bool = True
