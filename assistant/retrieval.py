@@ -275,7 +275,7 @@ class Index:
     TITLE_SHARE = 0.3  # of the confidence that comes from the question's words being in the title
     UNIT_TITLE_WEIGHT = 2  # a passage is ranked with its article's title (twice) and its heading
     PHRASE_SHARE = 0.2  # of the best passage's score added for the question's word pairs found together
-    PHRASE_RERANK = 10  # how many of the best articles are looked at again for word pairs
+    PHRASE_RERANK = 5  # how many of the best articles are looked at again for word pairs
     DOC_SHARE = 0.5  # of the best passage's score added for the article as a whole covering the question
     INFORMATIVE = 1.0  # query weight (summed idf) from which a question names its topic clearly
     UNKNOWN_WEIGHT = 0.6  # a word the help centre never uses weighs this share of the rarest word
@@ -419,7 +419,7 @@ class Index:
             return max(units[doc_id], default=0.0) + self.DOC_SHARE * confidence(doc_id) * top_unit
 
         ranked = sorted(candidates, key=lambda d: (-rank(d), d))
-        ranked = self._by_phrases(query, ranked[: max(limit, self.PHRASE_RERANK)], rank, top_unit)[:limit]
+        ranked = self._by_phrases(query, ranked[: max(limit, self.PHRASE_RERANK)], rank, units, top_unit)[:limit]
         hits = []
         for d in ranked:
             doc = self.docs[d]
@@ -427,17 +427,20 @@ class Index:
             hits.append(Hit(doc.article_id, doc.slug, doc.title, round(confidence(d), 4), passage, best))
         return hits
 
-    def _by_phrases(self, query: str, ranked: list[int], rank, top_unit: float) -> list[int]:
+    def _by_phrases(
+        self, query: str, ranked: list[int], rank, units: dict[int, list[float]], top_unit: float
+    ) -> list[int]:
         """The best few articles again, with a bonus for the question's word pairs ("joining fee",
-        "direct debit") standing together in one of their passages, title or heading."""
+        "direct debit") standing together in the title or one of the article's two best passages."""
         pairs = set(pairwise(terms(query[:1000])))
         if not pairs or not self.PHRASE_SHARE:
             return ranked
 
         def bonus(doc_id: int) -> float:
-            doc = self.docs[doc_id]
+            doc, scores = self.docs[doc_id], units[doc_id]
+            best = sorted(range(len(scores)), key=lambda i: -scores[i])[:2]
             found: set[tuple[str, str]] = set()
-            for text in (doc.title, *doc.passages):
+            for text in (doc.title, *(doc.passages[i] for i in best)):
                 found |= pairs & set(pairwise(terms(text)))
             weight = sum(self.idf.get(a, 0.0) + self.idf.get(b, 0.0) for a, b in found)
             return self.PHRASE_SHARE * top_unit * weight / (1.0 + weight)
