@@ -21,6 +21,8 @@ MAYBE_OFFER_AT = 0.45
 # A statement more likely a report of a problem than a question, from this probability, is offered unless
 # the help centre's best answer clearly lets the customer solve it.
 LEANS_OFFER_AT = 0.7
+# Channels whose answers quote only the passage that answers.
+BRIEF_CHANNELS = frozenset({"voice", "sms"})
 # The classifier's probability of a status question or small talk from which it is taken for one.
 STATUS_AT = 0.5
 SMALLTALK_AT = 0.5
@@ -94,8 +96,10 @@ class LocalEngine:
             if offer >= MAYBE_OFFER_AT and retrieval.says_staff_handle(best.best_passage or best.passage):
                 # A report the help centre itself says a person must handle: offer, don't quote it back.
                 return self.offer(request, reason or "unresolved")
-            # A caller listens to every word: the one passage that answers; a reader gets its neighbours too.
-            passage = best.best_passage if request.channel == "voice" and best.best_passage else best.passage
+            # A caller listens to every word and a text message is paid by the segment: the one passage that
+            # answers. In the chat and by email the close runners-up come too.
+            brief = request.channel in BRIEF_CHANNELS and best.best_passage
+            passage = best.best_passage if brief else best.passage
             answer = f"From our help centre, \u201c{best.title}\u201d:\n\n{passage}"
             return Decision(Kind.ANSWER, answer, links=(Link(best.title, tools.article_url(best.slug)),))
         if last == Outcome.CLARIFIED or offer >= MAYBE_OFFER_AT:

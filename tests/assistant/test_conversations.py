@@ -5,6 +5,7 @@ from django.core import mail
 
 from assistant import services
 from assistant.engines.base import Outcome
+from assistant.models import HelpArticle
 from tests.assistant.helpers import add_articles, chat, say
 from tests.factories import StaffFactory, UserFactory, make_ticket
 from tickets import services as ticket_services
@@ -246,3 +247,19 @@ def test_a_staff_message_is_not_something_to_respond_to(customer):
     message = ticket_services.add_staff_reply(ticket.pk, staff=StaffFactory(), text="Hello")
     with pytest.raises(ValueError, match="not a customer message"):
         services.respond(message.pk)
+
+
+@pytest.mark.parametrize("channel", ["sms", "voice"])
+def test_a_text_message_or_a_call_gets_only_the_passage_that_answers(customer, channel):
+    HelpArticle.objects.create(
+        slug="delivery",
+        title="Delivery times and costs",
+        body="Standard delivery takes 3 to 5 working days and costs 4 pounds.\n\n"
+        "Express delivery arrives the next working day and costs 9 pounds.\n\n"
+        "Delivery is free on orders over 50 pounds, standard or express.",
+    )
+    written = say(chat(customer), "how much does express delivery cost?", hands_off=True)
+    brief = say(chat(customer, channel=channel), "how much does express delivery cost?")
+    assert written.outcome == brief.outcome == Outcome.ANSWERED
+    assert "9 pounds" in brief.text and "9 pounds" in written.text
+    assert len(brief.text) < len(written.text)
