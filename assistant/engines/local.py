@@ -10,10 +10,12 @@ a person or a ticket, and "that didn't help" after an answer.
 from assistant import drafting, intents, language, references, retrieval, wording
 from assistant.engines.base import Decision, Kind, Link, Outcome, Request, Tools
 
-# Retrieval confidence below which a question is not answered from the help centre.
+# Retrieval confidence (assistant.retrieval.Hit.score) from which a message is answered from the help
+# centre: a statement at CONFIDENT, a plain question at ASKS_CONFIDENT, a problem described again after a
+# clarifying question only at STRONG (else it is offered).
 CONFIDENT = 0.2
-STRONG = 0.5
 ASKS_CONFIDENT = 0.15
+STRONG = 0.5
 # The classifier's probability of "offer" from which a ticket is offered.
 OFFER_AT = 0.8
 # From this probability of "offer", a report whose best passage says a person handles it is offered.
@@ -26,8 +28,8 @@ BRIEF_CHANNELS = frozenset({"voice", "sms"})
 # The classifier's probability of a status question or small talk from which it is taken for one.
 STATUS_AT = 0.5
 SMALLTALK_AT = 0.5
-# What the hand-written readers find that always needs a person (each right on every such dev-domain message
-# but one): no classifier is asked.
+# What the hand-written readers find that always needs a person (each was right on every such message of
+# the development domains): no classifier is asked.
 ALWAYS_OFFER = frozenset({"human", "ticket_request", "persistent", "privacy", "data_loss"})
 
 
