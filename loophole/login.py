@@ -1,11 +1,14 @@
 """Log-in lock-out, for /accounts/login/ and the admin's log-in.
 
-Failures are counted in the cache per account (the username typed, hashed: whether or not such an
-account exists, so the lock tells nothing about accounts) and per client IP. At
+Failures are counted in the cache per account and per client IP. The account is the one Django's auth
+would log in for the identifier typed: "\u0131ris@…" (a dotless i), which the database's case-insensitive
+match takes for "iris@…", counts against iris. When no account has the identifier it counts in
+capitals. Either way it is hashed, and the lock tells nothing about which accounts exist. At
 LOGIN_FAILURES_PER_ACCOUNT failures for an account, or LOGIN_FAILURES_PER_IP from one IP, within
 LOGIN_FAILURE_WINDOW seconds, further attempts are refused for LOGIN_LOCKOUT_SECONDS, the right
 password included. A successful log-in clears the account's count (not the IP's: an attacker's own
-account must not reset it).
+account must not reset it). When the cache is down the lock-out is not enforced, like the request
+limits: a log-in is never a 500 because Redis is away. `manage.py unlock_login` lifts a lock.
 """
 
 import hashlib
@@ -14,9 +17,11 @@ import math
 import time
 from typing import Any
 
+import redis
 from django import forms
 from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth import get_user_model
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.cache import cache
@@ -30,7 +35,13 @@ LOCKED = "Too many failed log-in attempts. For your security, logging in is paus
 
 
 def _account(username: str) -> str:
-    return hashlib.sha256(username.strip().lower().encode()).hexdigest()[:32]
+    """The account an identifier logs in to, as auth's own look-up finds it, hashed."""
+    user_model = get_user_model()
+    try:
+        ident = f"user:{user_model._default_manager.get_by_natural_key(username).pk}"
+    except (user_model.DoesNotExist, user_model.MultipleObjectsReturned):
+        ident = f"name:{username.strip().upper()}"  # as a case-insensitive match compares it
+    return hashlib.sha256(ident.encode()).hexdigest()[:32]
 
 
 def _lock_key(kind: str, ident: str) -> str:
@@ -42,7 +53,12 @@ def locked_for(username: str, ip: str) -> int:
     keys = [_lock_key("ip", ip)]
     if username:
         keys.append(_lock_key("account", _account(username)))
-    until = max((float(v) for v in cache.get_many(keys).values()), default=0.0)
+    try:
+        stored = cache.get_many(keys)
+    except (redis.RedisError, OSError):
+        ratelimit.warn_unavailable()
+        return 0
+    until = max((float(v) for v in stored.values()), default=0.0)
     return max(0, math.ceil(until - time.time()))
 
 
@@ -55,13 +71,27 @@ def record_failure(username: str, ip: str) -> None:
         count, _ = ratelimit.hit(f"login-{kind}", ident, window)
         if count >= limit:
             # The time it ends is stored (and compared with the clock), not only the cache's expiry.
-            cache.set(_lock_key(kind, ident), time.time() + lockout, timeout=lockout)
+            try:
+                cache.set(_lock_key(kind, ident), time.time() + lockout, timeout=lockout)
+            except (redis.RedisError, OSError):
+                ratelimit.warn_unavailable()
+                continue
             logger.warning("log-in locked for %s s after %s failures %s", lockout, count,
                            f"from {ip}" if kind == "ip" else "for one account")  # fmt: skip
 
 
 def record_success(username: str) -> None:
     ratelimit.forget("login-account", _account(username), settings.LOGIN_FAILURE_WINDOW)
+
+
+def unlock(*, username: str = "", ip: str = "") -> None:
+    """Lift the lock and forget the failures counted so far for an account, an IP, or both.
+    Raises redis.RedisError or OSError when the cache cannot be reached."""
+    window = settings.LOGIN_FAILURE_WINDOW
+    for kind, ident in (("account", _account(username) if username else ""), ("ip", ip)):
+        if ident:
+            cache.delete(_lock_key(kind, ident))
+            ratelimit.forget(f"login-{kind}", ident, window, strict=True)
 
 
 def _wait_text(seconds: int) -> str:

@@ -61,7 +61,7 @@ def hit(bucket: str, ident: str, window: int) -> tuple[int, int]:
     try:
         return _increment(_key(bucket, ident, window, now), window + 5), retry_after
     except (redis.RedisError, OSError):
-        _warn_unavailable()
+        warn_unavailable()
         return 0, retry_after
 
 
@@ -72,13 +72,14 @@ def peek(bucket: str, ident: str, window: int) -> int:
         client = _redis()
         value = client.get(key) if client is not None else cache.get(key)
     except (redis.RedisError, OSError):
-        _warn_unavailable()
+        warn_unavailable()
         return 0
     return int(value or 0)
 
 
-def forget(bucket: str, ident: str, window: int) -> None:
-    """Drop the count of `bucket`'s current window (a successful log-in clears its failures)."""
+def forget(bucket: str, ident: str, window: int, *, strict: bool = False) -> None:
+    """Drop the count of `bucket`'s current window (a successful log-in clears its failures). With
+    `strict`, a cache that cannot be reached raises instead of being warned about."""
     key = _key(bucket, ident, window, time.time())
     try:
         client = _redis()
@@ -87,7 +88,9 @@ def forget(bucket: str, ident: str, window: int) -> None:
         else:
             cache.delete(key)
     except (redis.RedisError, OSError):
-        _warn_unavailable()
+        if strict:
+            raise
+        warn_unavailable()
 
 
 def _increment(key: str, timeout: int) -> int:
@@ -106,7 +109,7 @@ def _increment(key: str, timeout: int) -> int:
         return 1
 
 
-def _warn_unavailable() -> None:
+def warn_unavailable() -> None:
     global _warned_at
     if time.monotonic() - _warned_at > 60:
         _warned_at = time.monotonic()

@@ -99,3 +99,38 @@ def test_the_admin_log_in_has_the_same_lock_out(traveller, settings):
     locked = client.post("/admin/login/", {"username": staff.email, "password": PASSWORD})
     assert locked.status_code == 200 and "Too many failed log-in attempts" in locked.content.decode()
     assert "_auth_user_id" not in client.session
+
+
+def test_a_look_alike_identifier_that_the_database_takes_for_the_account_counts_against_it(
+    requires_postgres, traveller, settings
+):
+    UserFactory(email="iris@example.com")
+    look_alike = "\u0131ris@example.com"  # dotless i: UPPER() makes it IRIS@EXAMPLE.COM, as the log-in does
+    assert log_in(look_alike, PASSWORD).status_code == 302  # the database takes it for iris's account
+    for _ in range(settings.LOGIN_FAILURES_PER_ACCOUNT):
+        assert log_in(look_alike, "wrong password", ip="203.0.113.60").status_code == 200
+    assert log_in("iris@example.com", PASSWORD, ip="203.0.113.61").status_code == 429
+
+
+def test_an_operator_unlocks_an_account_or_an_ip(dana, traveller, settings):
+    from django.core.management import call_command
+
+    for _ in range(settings.LOGIN_FAILURES_PER_IP):
+        log_in(f"nobody{_}@example.com", "wrong password")
+    for _ in range(settings.LOGIN_FAILURES_PER_ACCOUNT):
+        log_in("dana@example.com", "wrong password", ip="203.0.113.70")
+    assert log_in("dana@example.com", PASSWORD, ip="203.0.113.71").status_code == 429
+    assert log_in("someone@example.com", PASSWORD).status_code == 429  # the IP is locked too
+
+    call_command("unlock_login", "--account", " DANA@example.com")
+    assert logged_in(log_in("dana@example.com", PASSWORD, ip="203.0.113.71"))
+    assert log_in("dana@example.com", PASSWORD).status_code == 429  # from the locked IP: still locked
+    call_command("unlock_login", "--ip", "198.51.100.7")
+    assert logged_in(log_in("dana@example.com", PASSWORD))
+
+
+def test_unlock_needs_something_to_unlock():
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="say what to unlock"):
+        call_command("unlock_login")
