@@ -30,6 +30,8 @@ from django.core.handlers.asgi import ASGIHandler, get_script_prefix  # noqa: E4
 from django.http import FileResponse, HttpResponseBase  # noqa: E402
 from django.urls import Resolver404, get_resolver, set_script_prefix  # noqa: E402
 
+from loophole import logs  # noqa: E402
+
 Scope = dict[str, Any]
 # Sync requests one process serves at once. Requests here are short (a model's answer waits in the
 # worker, not in a request) and share one GIL: more threads only take turns at it, and the switching
@@ -118,3 +120,4 @@ class Application:
 
 
 application = Application()
+logs.private_access_log()

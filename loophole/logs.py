@@ -35,3 +35,23 @@ def redact_handlers(logger: logging.Logger) -> None:
     for handler in logger.handlers:
         if not isinstance(handler.formatter, RedactingFormatter):
             handler.setFormatter(RedactingFormatter(inner=handler.formatter or logging.Formatter()))
+
+
+class AccessLogFilter(logging.Filter):
+    """uvicorn's access log without query strings: a help search's line would hold whatever was typed."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        # uvicorn logs (client, method, path with its query, HTTP version, status).
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str) and "?" in args[2]:
+            record.args = (*args[:2], args[2].split("?", 1)[0] + "?…", *args[3:])
+        return True
+
+
+def private_access_log() -> None:
+    """Give uvicorn's access log, which it configures before it loads the app, the same care as ours:
+    no query strings, addresses and numbers masked."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, AccessLogFilter) for f in access.filters):
+        access.addFilter(AccessLogFilter())
+    redact_handlers(access)
