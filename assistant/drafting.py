@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from assistant import language, references
 from assistant.engines.base import Outcome, TicketDraft, Turn
+from assistant.retrieval import terms
 
 TITLE_MAX = 80
 CATEGORY = {
@@ -60,8 +61,6 @@ def _about_the_problem(text: str) -> bool:
 
 def _follows_up(earlier: str, later: str) -> bool:
     """Whether `later` goes on about `earlier` (it did not help, or it is about the same thing)."""
-    from assistant.retrieval import terms
-
     return language.didnt_help(later) or bool(set(terms(earlier)) & set(terms(later)))
 
 

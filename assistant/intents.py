@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 
+from assistant import language
 from assistant.retrieval import stem
 
 CLASSES = ("answer", "offer", "status", "clarify", "smalltalk")
@@ -64,8 +65,6 @@ def features(text: str, context: frozenset[str] = frozenset()) -> list[str]:
 
 def _rules(text: str) -> list[str]:
     """The hand-written readers' verdicts as features: the model learns how far to trust each."""
-    from assistant import language
-
     found = []
     reason = language.needs_person(text)
     if reason:

@@ -6,6 +6,8 @@ Nothing here calls a model. The ticket gate relies on `confirmation()` alone.
 import re
 from enum import Enum
 
+from assistant.retrieval import STOPWORDS
+
 
 class Answer(Enum):
     YES = "yes"
@@ -78,13 +80,6 @@ def confirmation(text: str) -> Answer:
     return Answer.UNCLEAR
 
 
-def refusal_rest(text: str) -> str:
-    """What a refusal says besides the refusal ("no thanks, but how do I X?" -> "but how do I X?")."""
-    norm = _norm(text)
-    match = _REFUSAL.match(norm)
-    return norm[match.end() :].strip() if match else norm
-
-
 _REFUSAL_FILLER = frozenset(
     """thanks thank thx cheers worries sorted sort fixed figured worked working works solved resolved myself wait
     later manage handle bother worry open ticket tickets create file raise need necessary needed fine good set
@@ -99,14 +94,14 @@ _ASKS = re.compile(
 )
 
 
-def says_more(text: str) -> bool:
-    """Whether `text` (what a refusal said besides no) asks something of its own ("but how do I X?"),
-    rather than saying what the customer will do instead ("I'll call my bank")."""
-    from assistant.retrieval import STOPWORDS
-
+def says_more_than_no(text: str) -> bool:
+    """Whether a refusal also asks something of its own ("no thanks, but how do I X?"), rather than
+    saying what the customer will do instead ("no thanks, I'll call my bank")."""
     norm = _norm(text)
-    content = [w for w in norm.split() if w not in STOPWORDS and w not in _REFUSAL_FILLER]
-    return len(content) >= 1 and ("?" in (text or "") or bool(_ASKS.search(norm)))
+    match = _REFUSAL.match(norm)
+    rest = norm[match.end() :].strip() if match else norm
+    content = [w for w in rest.split() if w not in STOPWORDS and w not in _REFUSAL_FILLER]
+    return bool(content) and bool(_ASKS.search(rest))
 
 
 # --- intents -------------------------------------------------------------------------------------
@@ -153,8 +148,6 @@ NEEDS_PERSON: dict[str, re.Pattern[str]] = {
         r"\bbroken\b|\bstuck\b|\bblank (page|screen)\b|\bfreez(es|ing)\b",
     }.items()
 }
-# Problems a help article may still solve: tried first, offered after.
-SOFT_INTENTS = frozenset({"bug"})
 
 DIDNT_HELP = re.compile(
     r"\b(didn'?t|did not|doesn'?t|does not|not) help|\bnot helpful\b|\bthat'?s not (it|what)|\bnot what i\b|"
@@ -255,7 +248,7 @@ FACTS: dict[str, re.Pattern[str]] = {
     "amounts": re.compile(
         # Bounded digit runs: a long run of "1,1,1,..." costs a constant per position, not the rest of the text.
         r"(?:[$€£]\s?\d[\d,]{0,14}(?:\.\d{1,2})?|\b\d[\d,]{0,14}(?:\.\d{1,2})?\s?(?:usd|eur|gbp|dollars?|euros?|pounds?)\b)",
-        re.I
+        re.I,
     ),
     "dates": re.compile(
         r"\b(?:\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}(?:/\d{2,4})?|(?:\d{1,2}(?:st|nd|rd|th)?\s+)?(?:jan|feb|mar|apr|may|jun|"

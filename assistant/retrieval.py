@@ -202,6 +202,11 @@ class Hit:
     passage: str  # the part of the article that answers best (with close runners-up), plain text
     best_passage: str = ""  # the one passage that answers best, for a channel that must be brief (voice)
 
+    @property
+    def answering(self) -> str:
+        """The passage that answers (the whole quote for a hit made without one)."""
+        return self.best_passage or self.passage
+
 
 @dataclass
 class _Doc:
@@ -529,7 +534,7 @@ def help_context(hits: list[Hit]) -> frozenset[str]:
     if not hits:
         return frozenset({"r:none"})
     best = hits[0]
-    passage = best.best_passage or best.passage
+    passage = best.answering
     found = {f"r:conf{min(int(best.score * 5), 4)}"}
     if says_staff_handle(passage):
         found.add("r:staff")

@@ -264,7 +264,7 @@ def _gate(message: Message, conversation: Conversation, *, hands_off: bool) -> R
         conversation.save(update_fields=["state", "offer"])
         declined = answer == language.Answer.NO
         logger.info("ticket offer %s in conversation %s", "declined" if declined else "lapsed", conversation.pk)
-        if declined and not language.says_more(language.refusal_rest(message.text)):
+        if declined and not language.says_more_than_no(message.text):
             return _store(conversation, message, Outcome.DECLINED, wording.DECLINED)
         return None
     draft = TicketDraft(**offer["draft"])

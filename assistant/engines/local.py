@@ -87,7 +87,7 @@ class LocalEngine:
             confident = STRONG
         if hits and offer >= LEANS_OFFER_AT and offer > scores.get("answer", 0) and not asks:
             best = hits[0]
-            answering = best.best_passage or best.passage
+            answering = best.answering
             self_service = retrieval.says_self_service(answering) and not retrieval.says_staff_handle(answering)
             if not (self_service and best.score >= STRONG):
                 # A report of a problem rather than a question, which the help centre does not clearly
@@ -95,13 +95,12 @@ class LocalEngine:
                 return self.offer(request, reason or "unresolved")
         if hits and hits[0].score >= confident:
             best = hits[0]
-            if offer >= MAYBE_OFFER_AT and retrieval.says_staff_handle(best.best_passage or best.passage):
+            if offer >= MAYBE_OFFER_AT and retrieval.says_staff_handle(best.answering):
                 # A report the help centre itself says a person must handle: offer, don't quote it back.
                 return self.offer(request, reason or "unresolved")
             # A caller listens to every word and a text message is paid by the segment: the one passage that
             # answers. In the chat and by email the close runners-up come too.
-            brief = request.channel in BRIEF_CHANNELS and best.best_passage
-            passage = best.best_passage if brief else best.passage
+            passage = best.answering if request.channel in BRIEF_CHANNELS else best.passage
             answer = f"From our help centre, \u201c{best.title}\u201d:\n\n{passage}"
             return Decision(Kind.ANSWER, answer, links=(Link(best.title, tools.article_url(best.slug)),))
         if last == Outcome.CLARIFIED or offer >= MAYBE_OFFER_AT:
