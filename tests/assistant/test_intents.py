@@ -1,7 +1,6 @@
 """The intent classifier: how a message is said, learned from labelled messages, shipped as a file."""
 
 import json
-from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -133,8 +132,9 @@ def test_banking_rows_need_every_category_labelled(tmp_path):
 def test_the_shipped_training_data_is_in_the_repository():
     from assistant.management.commands import train_intents
 
-    assert train_intents.DEFAULT_MESSAGES and all(Path(p).is_file() for p in train_intents.DEFAULT_MESSAGES)
-    assert train_intents.DEFAULT_BANKING.is_file() and train_intents.DEFAULT_BANKING_LABELS.is_file()
+    assert len(list(train_intents.DOMAINS.glob("*/cases.json"))) >= 7
+    assert (train_intents.DOMAINS / training.BANK / "banking77_labels.json").is_file()
+    assert train_intents.BANKING_ROWS.is_file() and train_intents.DEMO_ARTICLES.is_dir()
 
 
 @pytest.mark.django_db

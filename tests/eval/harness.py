@@ -267,33 +267,16 @@ def score_banking77(results: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def training_examples(domains: list[Domain], *, banking77: bool) -> list:
-    """The labelled messages of `domains` (and the Banking77 training rows), each read against its own
-    help centre."""
-    from assistant import training
-
-    examples = []
-    for domain in domains:
-        index = training.articles_index(domain.articles)
-        examples += training.labelled_messages(DOMAINS_DIR / domain.name / "cases.json", index)
-    if banking77:
-        bank = training.articles_index(DOMAINS_DIR / BANK / "articles")
-        examples += training.banking_messages(
-            BANKING77_TRAINING, DOMAINS_DIR / BANK / "banking77_labels.json", index=bank
-        )
-    return examples
-
-
-def engine_without(held_out: str, domains: list[Domain]):
+def engine_without(held_out: str):
     """The local engine with its classifier trained on every domain but `held_out`."""
     from assistant.engines.local import LocalEngine
 
     try:
-        from assistant import intents
+        from assistant import intents, training
     except ImportError:  # an engine from before the classifier: nothing to hold out
         return LocalEngine()
-    others = [d for d in domains if d.name != held_out]
-    return LocalEngine(intents.train(training_examples(others, banking77=held_out != BANK)))
+    examples = training.shipped_examples(DOMAINS_DIR, ROOT / "help_articles", BANKING77_TRAINING, leave_out=held_out)
+    return LocalEngine(intents.train(examples))
 
 
 def evaluate(domains: list[Domain], make_engine=engine_without, banking77_size: int = BANKING77_SAMPLE):
@@ -302,7 +285,7 @@ def evaluate(domains: list[Domain], make_engine=engine_without, banking77_size: 
     scores: dict[str, dict[str, Any]] = {}
     banking = None
     for domain in domains:
-        engine = make_engine(domain.name, load_domains())
+        engine = make_engine(domain.name)
         use_articles(domain.articles)
         results = [run_case(case, customer, ticket.reference, engine) for case in domain.cases]
         scores[domain.name] = score(results)

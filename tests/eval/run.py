@@ -81,7 +81,7 @@ def main() -> int:
         if args.engine == "openai":
             from assistant.engines.openai_backend import OpenAIEngine
 
-            def make_engine(_held_out, _domains):
+            def make_engine(_held_out):
                 return OpenAIEngine()
 
         domains = harness.load_domains(args.domain)

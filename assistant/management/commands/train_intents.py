@@ -9,10 +9,8 @@ from assistant import intents, retrieval, training
 BASE = Path(settings.BASE_DIR)
 # The shipped model's training data: the evaluation's labelled messages of every help centre, and a
 # sample of Banking77's real customer wording with each intent labelled answerable or needs-a-person.
-DEFAULT_MESSAGES = sorted((BASE / "tests" / "eval" / "domains").glob("*/cases.json"))
-DEFAULT_BANKING = BASE / "assistant" / "data" / "banking77.csv"
-DEFAULT_BANKING_LABELS = BASE / "tests" / "eval" / "domains" / "bank" / "banking77_labels.json"
-DEFAULT_BANKING_ARTICLES = BASE / "tests" / "eval" / "domains" / "bank" / "articles"
+DOMAINS = BASE / "tests" / "eval" / "domains"
+BANKING_ROWS = BASE / "assistant" / "data" / "banking77.csv"
 DEMO_ARTICLES = BASE / "help_articles"
 
 
@@ -39,11 +37,7 @@ class Command(BaseCommand):
         examples = []
         try:
             if not only:
-                for path in DEFAULT_MESSAGES:
-                    index = training.articles_index(training.articles_for(path, DEMO_ARTICLES))
-                    examples += training.labelled_messages(path, index)
-                bank = training.articles_index(DEFAULT_BANKING_ARTICLES)
-                examples += training.banking_messages(DEFAULT_BANKING, DEFAULT_BANKING_LABELS, index=bank)
+                examples += training.shipped_examples(DOMAINS, DEMO_ARTICLES, BANKING_ROWS)
             if files:
                 # An operator's own messages are read against the help centre they run now.
                 published = retrieval.current_index()
