@@ -34,8 +34,11 @@ logger = logging.getLogger(__name__)
 LOCKED = "Too many failed log-in attempts. For your security, logging in is paused: try again in {wait}."
 
 
-def _account(username: str) -> str:
-    """The account an identifier logs in to, as auth's own look-up finds it, hashed."""
+def account_key(username: str) -> str:
+    """The account an identifier logs in to, as auth's own look-up finds it, hashed ("" for none typed).
+    One query: a log-in computes it once for its look-up, its count and its clearing."""
+    if not username:
+        return ""
     user_model = get_user_model()
     try:
         ident = f"user:{user_model._default_manager.get_by_natural_key(username).pk}"
@@ -48,11 +51,11 @@ def _lock_key(kind: str, ident: str) -> str:
     return f"{ratelimit.KEY_PREFIX}:login-lock:{kind}:{ident}"
 
 
-def locked_for(username: str, ip: str) -> int:
-    """Seconds until this account and this IP may try again (0: not locked)."""
+def locked_for(account: str, ip: str) -> int:
+    """Seconds until this account (an account_key) and this IP may try again (0: not locked)."""
     keys = [_lock_key("ip", ip)]
-    if username:
-        keys.append(_lock_key("account", _account(username)))
+    if account:
+        keys.append(_lock_key("account", account))
     try:
         stored = cache.get_many(keys)
     except (redis.RedisError, OSError):
@@ -62,11 +65,11 @@ def locked_for(username: str, ip: str) -> int:
     return max(0, math.ceil(until - time.time()))
 
 
-def record_failure(username: str, ip: str) -> None:
+def record_failure(account: str, ip: str) -> None:
     window, lockout = settings.LOGIN_FAILURE_WINDOW, settings.LOGIN_LOCKOUT_SECONDS
     counted = [("ip", ip, settings.LOGIN_FAILURES_PER_IP)]
-    if username:
-        counted.append(("account", _account(username), settings.LOGIN_FAILURES_PER_ACCOUNT))
+    if account:
+        counted.append(("account", account, settings.LOGIN_FAILURES_PER_ACCOUNT))
     for kind, ident, limit in counted:
         count, _ = ratelimit.hit(f"login-{kind}", ident, window)
         if count >= limit:
@@ -80,15 +83,15 @@ def record_failure(username: str, ip: str) -> None:
                            f"from {ip}" if kind == "ip" else "for one account")  # fmt: skip
 
 
-def record_success(username: str) -> None:
-    ratelimit.forget("login-account", _account(username), settings.LOGIN_FAILURE_WINDOW)
+def record_success(account: str) -> None:
+    ratelimit.forget("login-account", account, settings.LOGIN_FAILURE_WINDOW)
 
 
 def unlock(*, username: str = "", ip: str = "") -> None:
     """Lift the lock and forget the failures counted so far for an account, an IP, or both.
     Raises redis.RedisError or OSError when the cache cannot be reached."""
     window = settings.LOGIN_FAILURE_WINDOW
-    for kind, ident in (("account", _account(username) if username else ""), ("ip", ip)):
+    for kind, ident in (("account", account_key(username)), ("ip", ip)):
         if ident:
             cache.delete(_lock_key(kind, ident))
             ratelimit.forget(f"login-{kind}", ident, window, strict=True)
@@ -107,17 +110,18 @@ class LockoutMixin:
     def clean(self) -> dict[str, Any]:
         username = self.cleaned_data.get("username") or ""  # type: ignore[attr-defined]
         ip = ratelimit.client_ip(self.request)  # type: ignore[attr-defined]
-        self.locked_for = locked_for(username, ip)
+        account = account_key(username)
+        self.locked_for = locked_for(account, ip)
         if self.locked_for:
             raise forms.ValidationError(LOCKED.format(wait=_wait_text(self.locked_for)), code="locked")
         try:
             cleaned = super().clean()  # type: ignore[misc]
         except forms.ValidationError as exc:
             if getattr(exc, "code", None) == "invalid_login":
-                record_failure(username, ip)
+                record_failure(account, ip)
             raise
-        if username and self.cleaned_data.get("password"):  # type: ignore[attr-defined]
-            record_success(username)
+        if account and self.cleaned_data.get("password"):  # type: ignore[attr-defined]
+            record_success(account)
         return cleaned
 
 
