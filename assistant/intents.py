@@ -11,6 +11,7 @@ byte (`manage.py train_intents` writes it; a test checks the shipped `intents.js
 training data gives). Reading a message is a dot product: linear in its length, capped at MAX_TEXT.
 """
 
+import functools
 import json
 import math
 import random
@@ -176,11 +177,7 @@ def train(
     return Model(classes, bias, weights)
 
 
-_shipped: dict[str, Model] = {}
-
-
+@functools.cache
 def shipped() -> Model:
     """The model shipped in MODEL_FILE (read once)."""
-    if "model" not in _shipped:
-        _shipped["model"] = Model.from_json(MODEL_FILE.read_text(encoding="utf-8"))
-    return _shipped["model"]
+    return Model.from_json(MODEL_FILE.read_text(encoding="utf-8"))

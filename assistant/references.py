@@ -75,12 +75,7 @@ def _candidates(text: str) -> list[tuple[int, int, bool, str]]:
         run = runs[i].group(0).lower()
         prefixed = run == "lh"
         first = i + 1 if prefixed else i
-        if (
-            prefixed
-            and len(run) == 2
-            and first < len(runs)
-            and not _JOIN.fullmatch(text[runs[i].end() : runs[first].start()])
-        ):
+        if prefixed and first < len(runs) and not _JOIN.fullmatch(text[runs[i].end() : runs[first].start()]):
             prefixed, first = False, i
         if not prefixed and len(run) == 10 and run.startswith("lh"):
             found.append((runs[i].start(), runs[i].end(), True, run[2:]))
