@@ -166,6 +166,15 @@ ANYMAIL = {
     + hmac.new(SECRET_KEY.encode(), b"anymail-inbound-webhook", hashlib.sha256).hexdigest()[:32],
 }
 
+# Mail through `receive_email` is tied to an account only when the topmost Authentication-Results
+# header of one of these authserv-ids (our own mail server's, which checks SPF/DKIM/DMARC) passed
+# for the sender's domain. EMAIL_AUTHSERV_ID: comma-separated; unset, no such mail names an account.
+EMAIL_AUTHSERV_IDS = tuple(
+    name.strip().lower() for name in env.str("EMAIL_AUTHSERV_ID", default="").split(",") if name.strip()
+)
+if any(not all(char.isalnum() or char in "-._" for char in name) for name in EMAIL_AUTHSERV_IDS):
+    raise ImproperlyConfigured(f"EMAIL_AUTHSERV_ID must be host names separated by commas, not {EMAIL_AUTHSERV_IDS}")
+
 # Redis: Celery broker and cache. Unset: tasks run eagerly in-process, cache in memory.
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL and urlsplit(REDIS_URL).scheme not in {"redis", "rediss"}:

@@ -18,6 +18,7 @@ PRODUCT_VARIABLES = frozenset(
         "SECRET_KEY",
         "DEBUG",
         "ALLOWED_HOSTS",
+        "EMAIL_AUTHSERV_ID",  # the project's own: the mail server whose Authentication-Results count
     }
 )
 

@@ -8,10 +8,12 @@ reply names the conversation it continues without a table of sent ids.
 import hashlib
 import hmac
 import re
+from collections.abc import Iterable
 
 from django.conf import settings
 
 MSG_ID = re.compile(r"<[^<>\s]+>")
+MAX_OURS = 128  # characters: longer ids are not ours
 
 
 def domain() -> str:
@@ -30,13 +32,37 @@ def outbound_id(conversation_id: int, message_id: int, created: str) -> str:
 
 
 def _ours() -> re.Pattern[str]:
-    return re.compile(rf"^<loophole\.(\d+)\.(\d+)\.[0-9a-f]{{16}}@{re.escape(domain())}>$", re.IGNORECASE)
+    return re.compile(
+        rf"^<loophole\.(\d{{1,18}})\.(\d{{1,18}})\.([0-9a-f]{{16}})@{re.escape(domain())}>$", re.IGNORECASE
+    )
+
+
+def _parts(msg_id: str) -> tuple[int, int, str] | None:
+    match = _ours().match(msg_id) if len(msg_id) <= MAX_OURS else None
+    return (int(match.group(1)), int(match.group(2)), match.group(3).lower()) if match else None
 
 
 def conversation_of(msg_id: str) -> int | None:
-    """The conversation one of our Message-IDs belongs to, or None for anyone else's id."""
-    match = _ours().match(msg_id)
-    return int(match.group(1)) if match else None
+    """The conversation one of our Message-IDs says it belongs to (stamp unchecked: the form alone
+    tells our own mail come back), or None for anyone else's id."""
+    parts = _parts(msg_id)
+    return parts[0] if parts else None
+
+
+def claimed(msg_ids: Iterable[str]) -> dict[int, tuple[int, str]]:
+    """{message pk: (conversation pk, stamp)} of the ids of our form among `msg_ids`: what a
+    reply claims to answer, to be checked with `verifies` against the rows."""
+    found = {}
+    for msg_id in msg_ids:
+        parts = _parts(msg_id)
+        if parts:
+            found[parts[1]] = (parts[0], parts[2])
+    return found
+
+
+def verifies(conversation_id: int, message_id: int, created: str, stamp: str) -> bool:
+    """True when `stamp` is the one we gave this reply: the id was not made up."""
+    return hmac.compare_digest(_stamp(conversation_id, message_id, created), stamp)
 
 
 def is_ours(msg_id: str) -> bool:

@@ -6,14 +6,14 @@ redelivery (same Message-ID) is stored once and answered once.
 
 import enum
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 
 from assistant import services as assistant
-from channels_io.email import ids
+from channels_io.email import identity, ids
 from channels_io.email.parsing import TEXT_MAX, Kind, ParsedEmail, RefusedEmail, parse
 from channels_io.tasks import answer
 from loophole.celery import enqueue_on_commit
@@ -24,6 +24,8 @@ logger = logging.getLogger(__name__)
 
 CHANNEL = "email"
 SUBJECT_PREFIX = "Subject: "
+MAX_REFERENCES = 50  # the newest ids of a References header looked at
+OUR_AUTHORS = (Author.ASSISTANT, Author.STAFF, Author.SYSTEM)
 
 
 class Result(enum.StrEnum):
@@ -41,9 +43,16 @@ class Outcome:
     conversation_id: int | None = None
 
 
-def handle_inbound(raw: bytes, *, envelope_sender: str | None = None) -> Outcome:
+def handle_inbound(
+    raw: bytes, *, envelope_sender: str | None = None, vouched_domains: Sequence[str] | None = None
+) -> Outcome:
     """Parse one raw message and store it in its conversation (a new one for a new thread), then
-    queue its answer. Idempotent per Message-ID. Raises RefusedEmail with nothing stored."""
+    queue its answer. Idempotent per Message-ID. Raises RefusedEmail with nothing stored.
+
+    `vouched_domains`: the domains the receiving provider's SPF/DKIM checks passed for (the
+    webhook's); None reads them from our own mail server's Authentication-Results header. A sender
+    whose domain is not among them is an unknown sender, whatever address the From header names.
+    """
     parsed = parse(raw, envelope_sender=envelope_sender)
     if parsed.kind in (Kind.BOUNCE, Kind.OWN):
         logger.info("inbound email ignored: %s", parsed.kind)
@@ -54,9 +63,12 @@ def handle_inbound(raw: bytes, *, envelope_sender: str | None = None) -> Outcome
         return Outcome(Result.DUPLICATE, "stored already", stored.pk, stored.conversation_id)
     if not parsed.text and not parsed.subject:
         raise RefusedEmail("The message has no text to read.")
+    if vouched_domains is None:
+        vouched_domains = identity.mta_domains(raw)
+    vouched = identity.aligned(parsed.sender, vouched_domains)
     try:
         with transaction.atomic():
-            return _store(parsed)
+            return _store(parsed, vouched=vouched)
     except IntegrityError:
         # The same Message-ID committed by a concurrent delivery meanwhile.
         stored = Message.objects.filter(channel=CHANNEL, external_id=parsed.external_id).first()
@@ -67,9 +79,9 @@ def handle_inbound(raw: bytes, *, envelope_sender: str | None = None) -> Outcome
         raise RefusedEmail(f"The message cannot be stored: {exc}.") from None
 
 
-def _store(parsed: ParsedEmail) -> Outcome:
-    customer = customer_for(parsed.sender)
-    conversation = thread_conversation(parsed, customer)
+def _store(parsed: ParsedEmail, *, vouched: bool) -> Outcome:
+    customer = customer_for(parsed.sender) if vouched else None
+    conversation = thread_conversation(parsed, customer) if vouched else None
     if parsed.kind == Kind.AUTOREPLY:
         if conversation is None:
             logger.info("auto-reply to no conversation of ours ignored")
@@ -88,7 +100,11 @@ def _store(parsed: ParsedEmail) -> Outcome:
             thread=(parsed.references[0] if parsed.references else parsed.message_id)[:255],
         )
         text = with_subject(parsed.subject, text)
-        logger.info("email conversation %s started (%s sender)", conversation.pk, "known" if customer else "unknown")
+        logger.info(
+            "email conversation %s started (%s sender)",
+            conversation.pk,
+            "known" if customer else "unknown" if vouched else "unverified",
+        )
     message = assistant.receive(conversation.pk, text, external_id=parsed.external_id)
     if message.handled_at is None:
         enqueue_on_commit(answer, message.pk)
@@ -102,19 +118,28 @@ def customer_for(address: str):
 
 
 def thread_conversation(parsed: ParsedEmail, customer) -> Conversation | None:
-    """The open email conversation of this sender that the message's In-Reply-To/References name:
-    one of our replies, one of the sender's earlier messages, or the thread's root. None: a new thread.
+    """The open email conversation of this sender that one of our replies named in the message's
+    In-Reply-To/References belongs to, the reply's stamp checked. None: a new thread.
 
-    Only the sender's own conversations can match, whatever the headers say. A thread whose ticket
-    is resolved, or whose sender has been tied to an account since, starts a new conversation.
+    Only the sender's own conversations can match, whatever the headers say, and only through an id
+    we gave: a customer's own Message-IDs travel in copies and quotes, ours carry a keyed stamp.
+    A thread whose ticket is resolved, or whose sender has been tied to an account since, starts a
+    new conversation.
     """
-    if not parsed.references:
+    claims = ids.claimed(parsed.references[-MAX_REFERENCES:])
+    if not claims:
         return None
-    ours = {pk for pk in map(ids.conversation_of, parsed.references) if pk is not None}
-    theirs = Message.objects.filter(channel=CHANNEL, external_id__in=parsed.references).values("conversation_id")
+    replies = Message.objects.filter(pk__in=claims, author__in=OUR_AUTHORS).only("pk", "conversation_id", "created_at")
+    ours = [
+        reply.conversation_id
+        for reply in replies
+        if claims[reply.pk][0] == reply.conversation_id
+        and ids.verifies(reply.conversation_id, reply.pk, reply.created_at.isoformat(), claims[reply.pk][1])
+    ]
+    if not ours:
+        return None
     conversation = (
-        Conversation.objects.filter(channel=CHANNEL, sender=parsed.sender)
-        .filter(Q(pk__in=ours) | Q(pk__in=theirs) | Q(thread__in=parsed.references))
+        Conversation.objects.filter(channel=CHANNEL, sender=parsed.sender, pk__in=ours)
         .exclude(state=ConversationState.CLOSED)
         .exclude(ticket__status=Status.RESOLVED)
         .order_by("-last_message_at", "-pk")

@@ -12,6 +12,7 @@ from typing import Any
 from anymail.signals import AnymailInboundEvent, inbound
 from django.dispatch import receiver
 
+from channels_io.email import identity
 from channels_io.email.inbound import handle_inbound
 from channels_io.email.parsing import RefusedEmail
 
@@ -38,7 +39,11 @@ def raw_bytes(event: AnymailInboundEvent) -> bytes:
 def on_inbound(sender: Any, event: AnymailInboundEvent, esp_name: str, **kwargs: Any) -> None:
     envelope_sender = getattr(event.message, "envelope_sender", None)
     try:
-        outcome = handle_inbound(raw_bytes(event), envelope_sender=envelope_sender)
+        outcome = handle_inbound(
+            raw_bytes(event),
+            envelope_sender=envelope_sender,
+            vouched_domains=identity.postmark_domains(event.esp_event),
+        )
     except RefusedEmail as exc:
         logger.warning("inbound email from %s refused: %s", esp_name, exc)
         return

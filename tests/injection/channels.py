@@ -14,11 +14,13 @@ from email.header import Header
 from xml.etree import ElementTree
 
 from django.core.management import CommandError, call_command
-from django.test import Client
+from django.test import Client, override_settings
 
+from channels_io.email import adapter
 from channels_io.sms import backends
-from tests.channels_io.email.conftest import WEBHOOK, basic_auth, postmark_payload
+from tests.channels_io.email.conftest import OUR_MTA, WEBHOOK, as_our_mta_delivers, basic_auth, postmark_payload
 from tests.channels_io.sms.twilio_helpers import PUBLIC_URL, payload, post
+from tickets.models import Author, Message
 
 _sequence = itertools.count(1)
 # One client for every request: a new Client loads the middleware again, and WhiteNoise's scan of the
@@ -134,7 +136,9 @@ def _header_value(value: str) -> str:
     return Header(value, "utf-8").encode()
 
 
-def raw_email(sender: Sender, subject: str, body: str, *, message_id: str, in_reply_to: str = "") -> bytes:
+def raw_email(
+    sender: Sender, subject: str, body: str, *, message_id: str, in_reply_to: str = "", references: str = ""
+) -> bytes:
     name = _header_value(sender.name) if sender.name else ""
     if name and not name.startswith("=?"):
         name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -150,7 +154,7 @@ def raw_email(sender: Sender, subject: str, body: str, *, message_id: str, in_re
         "Content-Transfer-Encoding: base64",
     ]
     if in_reply_to:
-        headers += [f"In-Reply-To: {in_reply_to}", f"References: {in_reply_to}"]
+        headers += [f"In-Reply-To: {in_reply_to}", f"References: {references or in_reply_to}"]
     encoded = base64.encodebytes(body.encode("utf-8", errors="surrogatepass")).decode()
     return ("\r\n".join(headers) + "\r\n\r\n" + encoded).encode()
 
@@ -169,12 +173,21 @@ class Email:
         if not self.first_id:
             self.first_id, self.subject = message_id, subject or "Question"
             raw = raw_email(self.sender, self.subject, text, message_id=message_id)
-        else:
-            raw = raw_email(self.sender, f"Re: {self.subject}", text, message_id=message_id, in_reply_to=self.first_id)
+        else:  # a reply to our last mail, as a mail program writes it
+            ours = self._last_reply()
+            raw = raw_email(
+                self.sender,
+                f"Re: {self.subject}",
+                text,
+                message_id=message_id,
+                in_reply_to=ours or self.first_id,
+                references=f"{self.first_id} {ours}".strip(),
+            )
         with self.capture(execute=True):
             if self.path == "receive_email":
                 try:
-                    call_command("receive_email", stdin=io.BytesIO(raw), stdout=io.StringIO())
+                    with override_settings(EMAIL_AUTHSERV_IDS=(OUR_MTA,)):
+                        call_command("receive_email", stdin=io.BytesIO(as_our_mta_delivers(raw)), stdout=io.StringIO())
                 except CommandError as exc:
                     # A refusal is an answer too (the mail server bounces it), never a traceback.
                     assert exc.returncode == 65, exc
@@ -184,6 +197,17 @@ class Email:
                 response = _client.post(WEBHOOK, data=data, content_type="application/json",
                                          HTTP_AUTHORIZATION=self.auth)  # fmt: skip
                 assert response.status_code == 200, response.content
+
+    def _last_reply(self) -> str:
+        """The Message-ID of our newest mail to this sender ("" before any)."""
+        reply = (
+            Message.objects.filter(
+                channel="email", conversation__sender=self.sender.email, author__in=(Author.ASSISTANT, Author.STAFF)
+            )
+            .order_by("-pk")
+            .first()
+        )
+        return adapter.message_id_of(reply) if reply else ""
 
 
 CHANNELS = {driver.slug: driver for driver in (Chat, Sms, Voice, Email)}

@@ -19,6 +19,7 @@ from tests.factories import UserFactory
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "email"
 WEBHOOK = "/anymail/postmark/inbound/"
 PLACEHOLDER = b"<OUR-REPLY-ID@loophole.localhost>"
+OUR_MTA = "mx.loophole.test"  # the authserv-id of the mail server in front of `receive_email`
 
 
 def eml(name: str) -> bytes:
@@ -35,6 +36,10 @@ def postmark_payload(raw: bytes, *, include_raw: bool = True) -> dict:
     payload["Subject"] = str(message.get("Subject", ""))
     # Postmark puts the envelope sender (SMTP MAIL FROM) first in Headers; "<>" for a bounce.
     payload["Headers"][0]["Value"] = str(message.get("Return-Path", f"<{address}>"))
+    # Its SPF check passed for this sender (the captured payload's was Anna's).
+    for header in payload["Headers"]:
+        if header["Name"] == "Received-SPF":
+            header["Value"] = header["Value"].replace("anna.schmidt@example.com", address)
     if include_raw:
         payload["RawEmail"] = raw.decode("utf-8")
     return payload
@@ -54,10 +59,24 @@ def webhook_auth(settings) -> str:
     return basic_auth(settings.ANYMAIL["WEBHOOK_SECRET"])
 
 
+def as_our_mta_delivers(raw: bytes, result: str = "pass") -> bytes:
+    """`raw` with the Authentication-Results header our mail server adds on top (DMARC for the
+    From domain), as it reaches `receive_email` through the server's pipe."""
+    _, address = parseaddr(str(message_from_bytes(raw, policy=policy.compat32).get("From", "")))
+    domain = address.rpartition("@")[2] or "invalid"
+    return f"Authentication-Results: {OUR_MTA}; dmarc={result} header.from={domain}\r\n".encode() + raw
+
+
 def by_command(raw: bytes) -> str:
     out = io.StringIO()
-    call_command("receive_email", stdin=io.BytesIO(raw), stdout=out)
+    call_command("receive_email", stdin=io.BytesIO(as_our_mta_delivers(raw)), stdout=out)
     return out.getvalue()
+
+
+@pytest.fixture(autouse=True)
+def our_mta(settings) -> str:
+    settings.EMAIL_AUTHSERV_IDS = (OUR_MTA,)
+    return OUR_MTA
 
 
 @pytest.fixture(params=["receive_email", "webhook"])

@@ -151,7 +151,8 @@ def test_bounces_and_our_own_mail_are_neither_stored_nor_answered(anna, deliver_
 def test_an_out_of_office_is_stored_in_its_thread_but_never_answered(anna, deliver_mail):
     deliver_mail(eml("gmail_question"))
     mail.outbox.clear()
-    deliver_mail(eml("out_of_office"))
+    (our_reply,) = replies()
+    deliver_mail(eml("out_of_office").replace(PLACEHOLDER, adapter.message_id_of(our_reply).encode()))
     first, autoreply = customer_messages()
     assert autoreply.conversation_id == first.conversation_id
     assert autoreply.text.startswith("I am out of the office")
