@@ -80,8 +80,21 @@ def test_real_services_take_over_by_environment():
         ({"PUBLIC_URL": "https://support.example.com/app"}, "PUBLIC_URL"),
         ({"SUPPORT_EMAIL": "support"}, "SUPPORT_EMAIL"),
         ({"DEBUG": "false"}, "SECRET_KEY"),
+        ({"EMAIL_AUTHSERV_ID": "mx.example.com; dkim=pass"}, "EMAIL_AUTHSERV_ID"),
     ],
-    ids=["mysql", "garbage-db", "redis-scheme", "email-scheme", "sms", "debug", "origin", "path", "email", "secret"],
+    ids=[
+        "mysql",
+        "garbage-db",
+        "redis-scheme",
+        "email-scheme",
+        "sms",
+        "debug",
+        "origin",
+        "path",
+        "email",
+        "secret",
+        "authserv-id",
+    ],
 )
 def test_a_bad_value_fails_at_start_up_naming_the_variable(env, named):
     result = load(**env)
