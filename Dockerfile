@@ -24,4 +24,5 @@ RUN pip install --no-cache-dir . \
 
 USER loophole
 EXPOSE 8000
-CMD ["uvicorn", "loophole.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers"]
+# --no-proxy-headers: the app reads X-Forwarded-For itself, from TRUSTED_PROXIES only.
+CMD ["uvicorn", "loophole.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--no-proxy-headers"]

@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
-	$(BIN)/uvicorn loophole.asgi:application --host 127.0.0.1 --port 8000
+	$(BIN)/uvicorn loophole.asgi:application --host 127.0.0.1 --port 8000 --no-proxy-headers
 
 test: $(STAMP)
 	$(BIN)/ruff check .

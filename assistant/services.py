@@ -28,7 +28,7 @@ from assistant.engines.base import (
     Turn,
 )
 from assistant.engines.local import LocalEngine
-from assistant.tools import CustomerTools
+from assistant.tools import CustomerTools, tools_for
 from tickets import services as ticket_services
 from tickets import statements
 from tickets.models import Author, Conversation, ConversationState, Message, Ticket
@@ -195,7 +195,8 @@ def respond(
         channel=conversation.channel,
         customer_known=conversation.customer_id is not None,
     )
-    decision = _decide(engine or get_engine(), request, CustomerTools(conversation.customer))
+    said = [turn.text for turn in request.history if turn.author == Author.CUSTOMER] + [message.text]
+    decision = _decide(engine or get_engine(), request, tools_for(conversation, said))
     if again and _degraded(decision):
         return existing  # still failing: the fallback stands, and the sweeper asks again later
 

@@ -63,7 +63,11 @@ def describe_ticket(ticket: TicketView) -> str:
     return text
 
 
-def list_tickets(tickets: list[TicketView]) -> str:
+def list_tickets(tickets: list[TicketView], withheld: int | None = None) -> str:
+    """The customer's tickets; with `withheld`, only how many more are open (caller ID alone)."""
+    if withheld is not None:
+        listed = [list_tickets(tickets)] if tickets else []
+        return "\n".join([*listed, withheld_text(withheld, more=bool(tickets))]).strip()
     if not tickets:
         return "You don't have any support tickets."
     lines = [f"- {t.reference}: {t.title} ({t.status})" for t in tickets[:5]]
@@ -73,6 +77,25 @@ def list_tickets(tickets: list[TicketView]) -> str:
         f"\n{t.reference} was resolved on {t.resolved_at}. Action taken: {t.action_taken}" for t in resolved
     )
     return "Your support tickets:\n" + "\n".join(lines) + more + details
+
+
+def withheld_text(count: int, *, more: bool = False) -> str:
+    """What caller ID alone may tell about the open tickets: how many, never what they are."""
+    if count == 0:
+        return "" if more else "I can't see any open tickets for you. To hear about a ticket, say its ticket ID."
+    tickets = f"{count} {'more ' if more else ''}open ticket{'s' if count > 1 else ''}"
+    return (
+        f"I can see you have {tickets}. To hear about one, say its ticket ID: it's in the email we sent "
+        "when the ticket was opened."
+    )
+
+
+# For a model: what it may say about the tickets list_my_tickets leaves out.
+WITHHELD_NOTE = (
+    "The caller is known by their phone number alone. Only tickets they said the ID of are listed; "
+    "more_open_tickets counts the others. Tell them that number and that they can say a ticket's ID to "
+    "hear about it; say nothing else about those tickets."
+)
 
 
 def created_text(reference: str, title: str, summary: str, hands_off: bool) -> str:

@@ -10,6 +10,7 @@ identical except for the reference time, which `bench_seed_info` keeps. Seeding 
 (INSERT ... SELECT generate_series) in one transaction, about 2-3 minutes here.
 """
 
+import ipaddress
 import os
 import signal
 import socket
@@ -87,6 +88,7 @@ def setup_django(url: str, *, debug: bool = False) -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = "loophole.settings"
     os.environ["DEBUG"] = "true" if debug else "false"
     os.environ.setdefault("SECRET_KEY", "bench-only-not-a-secret")
+    os.environ.setdefault("ANYMAIL_WEBHOOK_SECRET", "bench:bench-only-not-a-secret")
     import django
 
     django.setup()
@@ -399,6 +401,19 @@ def drop_database(url: str, name: str) -> None:
 
 
 # --- processes and figures shared by the load benchmarks ---------------------------------------------
+
+# The load benchmarks run the server as production runs it behind its reverse proxy: the bench is that
+# proxy (TRUSTED_PROXIES names loopback, uvicorn --no-proxy-headers) and names each simulated client in
+# X-Forwarded-For, with an address of its own from 198.18.0.0/15 (reserved for benchmarks, RFC 2544).
+# The per-IP limits count each client as they count real ones, at the price they cost in production.
+BENCH_PROXY = "127.0.0.1/32"
+BENCH_CLIENTS = ipaddress.ip_network("198.18.0.0/15")
+
+
+def client_address(n: int) -> str:
+    """The address of simulated client `n`."""
+    return str(BENCH_CLIENTS[n % BENCH_CLIENTS.num_addresses])
+
 
 def free_port() -> int:
     with socket.socket() as s:

@@ -81,6 +81,9 @@ class Tools:
     def my_tickets(self):
         return []
 
+    def withheld_tickets(self):
+        return None
+
     def ticket(self, reference):
         return None
 

@@ -6,7 +6,8 @@ Recreates the database `loophole_chatbench` on the baseline's PostgreSQL (127.0.
 migrates it, imports help_articles, flushes Redis db 5 (56379), creates customers (one password
 hash made once and reused) with database sessions and a csrftoken, and starts
 `uvicorn loophole.asgi:application --workers 2 --loop uvloop --http httptools` (DEBUG off; as the
-baseline runs; --web-workers) and one process for (c), and a Celery worker (`--pool=threads
+baseline runs; --web-workers) and one process for (c), behind the bench as its proxy (each customer
+from an address of its own in X-Forwarded-For: _common.BENCH_PROXY), and a Celery worker (`--pool=threads
 --concurrency=8`, or `--pool prefork` with 2 processes) as production has one. The local assistant
 answers in the web request that stored the message, so the worker stays idle unless an answer
 fails there (its CPU is printed: 0 % says none did). Clients use aiohttp: POST /chat/conversations/<id>/messages/
@@ -54,7 +55,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from _common import ROOT, background, free_port, libpq, metric, note, percentile, stop
+from _common import BENCH_PROXY, ROOT, background, client_address, free_port, libpq, metric, note, percentile, stop
 
 BASELINE_DIR = Path(os.environ.get("BASELINE_DIR", "/tmp/baseline"))
 DB_NAME = "loophole_chatbench"
@@ -197,6 +198,11 @@ class Customer:
     csrf: str
     conversations: list[int] = field(default_factory=list)
 
+    @property
+    def address(self) -> str:
+        """Where this customer connects from, as the bench (their proxy) tells the server."""
+        return client_address(self.user_id)
+
 
 def make_customers(prefix: str, count: int) -> list[Customer]:
     """`count` active customers, each with a database session (logged in) and a csrftoken."""
@@ -313,7 +319,8 @@ class Stream:
         import aiohttp
 
         url = f"{base}/chat/conversations/{self.conversation_id}/events/"
-        headers = {"Cookie": self.customer.cookie, "Accept": "text/event-stream"}
+        customer = self.customer
+        headers = {"Cookie": customer.cookie, "Accept": "text/event-stream", "X-Forwarded-For": customer.address}
         try:
             async with session.get(url, headers=headers) as response:
                 self.status = response.status
@@ -402,7 +409,8 @@ async def chat_client(session, base: str, ring: list[Stream], measure_from: floa
         customer = stream.customer
         text = f"{rng.choice(QUESTIONS)}"
         body = json.dumps({"text": text, "client_id": uuid.uuid4().hex}).encode()
-        headers = {"Cookie": customer.cookie, "X-CSRFToken": customer.csrf, "Content-Type": "application/json"}
+        headers = {"Cookie": customer.cookie, "X-CSRFToken": customer.csrf, "Content-Type": "application/json",
+                   "X-Forwarded-For": customer.address}  # fmt: skip
         url = f"{base}/chat/conversations/{stream.conversation_id}/messages/"
         started, started_wall = time.perf_counter(), time.time()
         record.sent += 1
@@ -478,7 +486,7 @@ async def new_conversations(base: str, customers: list[Customer]) -> None:
 
         async def one(c: Customer) -> None:
             async with sem:
-                headers = {"Cookie": c.cookie, "X-CSRFToken": c.csrf}
+                headers = {"Cookie": c.cookie, "X-CSRFToken": c.csrf, "X-Forwarded-For": c.address}
                 async with session.post(f"{base}/chat/conversations/", headers=headers) as response:
                     if response.status != 201:
                         sys.exit(f"POST /chat/conversations/ answered {response.status}: {(await response.text())[:300]}")
@@ -657,10 +665,11 @@ def main() -> None:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "loophole.settings",
-        "DEBUG": "false", "SECRET_KEY": "bench", "ALLOWED_HOSTS": "127.0.0.1", "PUBLIC_URL": base,
+        "DEBUG": "false", "SECRET_KEY": "bench", "ANYMAIL_WEBHOOK_SECRET": "bench:bench-only-not-a-secret",
+        "ALLOWED_HOSTS": "127.0.0.1", "PUBLIC_URL": base,
         "DATABASE_URL": DB_URL, "REDIS_URL": REDIS_URL, "OPENAI_API_KEY": "", "SMS_BACKEND": "locmem",
         "EMAIL_URL": "consolemail://", "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
-        "PYTHONPATH": str(args.app.resolve()),
+        "PYTHONPATH": str(args.app.resolve()), "TRUSTED_PROXIES": BENCH_PROXY,
     }  # fmt: skip
     server = worker = None
     spies: list[subprocess.Popen] = []
@@ -671,7 +680,7 @@ def main() -> None:
         manage(env, "migrate", "--noinput", "--skip-checks", "-v0")
         manage(env, "import_help_articles", str(ROOT / "help_articles"))
         os.environ.update({k: env[k] for k in ("DJANGO_SETTINGS_MODULE", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS",
-                                               "PUBLIC_URL", "DATABASE_URL", "REDIS_URL", "OPENAI_API_KEY")})  # fmt: skip
+                                               "ANYMAIL_WEBHOOK_SECRET", "PUBLIC_URL", "DATABASE_URL", "REDIS_URL", "OPENAI_API_KEY")})  # fmt: skip
         import django
 
         django.setup()
@@ -693,7 +702,7 @@ def main() -> None:
         def start_server(workers: int) -> subprocess.Popen:
             return subprocess.Popen(
                 [str(BIN / "uvicorn"), "loophole.asgi:application", "--loop", "uvloop", "--http", "httptools",
-                 "--workers", str(workers), "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+                 "--workers", str(workers), "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--no-proxy-headers",
                  "--log-level", "warning", "--limit-concurrency", "2000", "--backlog", "2048"],
                 cwd=args.app, env=env, stdout=server_log.open("a"), stderr=subprocess.STDOUT,
             )  # fmt: skip

@@ -7,7 +7,8 @@ DEBUG=false) and `nice -n 10 celery -A loophole worker --pool=threads --concurre
 `loophole_smsbench` (on the baseline's PostgreSQL, 127.0.0.1:55432) and Redis db 6 (56379). SMS
 replies go through SMS_BACKEND=file into a temporary directory. Requests are signed beforehand with
 twilio's RequestValidator, each with its own MessageSid, from customers with PhoneNumber rows and
-from unknown numbers, and sent with aiohttp:
+from unknown numbers, and sent with aiohttp, the bench acting as the server's proxy (each request
+from one of TWILIO_ADDRESSES in X-Forwarded-For: _common.BENCH_PROXY):
 
 (a) saturation: 32 concurrent senders for --seconds: acknowledgements (200 with TwiML) per second,
     errors; then the baseline's `insert` bench with Django's standard middleware in the same run,
@@ -30,10 +31,11 @@ import sys
 import tempfile
 import time
 import uuid
+import zlib
 from pathlib import Path
 from urllib.parse import urlencode
 
-from _common import ROOT, background, free_port, libpq, metric, note, percentile, stop
+from _common import BENCH_PROXY, ROOT, background, client_address, free_port, libpq, metric, note, percentile, stop
 
 BASELINE_DIR = Path(os.environ.get("BASELINE_DIR", "/tmp/baseline"))
 DB_NAME = "loophole_smsbench"
@@ -44,6 +46,9 @@ ACCOUNT = "ACbench" + "0" * 27
 OUR_NUMBER = "+15555550000"
 PATH = "/channels/sms/inbound"
 CONCURRENCY = 32
+# Twilio calls from many addresses: each request from one of these many (the limit is per address a minute).
+TWILIO_ADDRESSES = 256
+TWILIO_FIRST = 1 << 16  # past the chat bench's customers (client_address by user id)
 QUESTIONS = [
     "How do I reset my password?",
     "My package has not arrived yet, where is it?",
@@ -140,7 +145,8 @@ async def post(session, base: str, item: tuple[str, bytes, str], sent: Sent) -> 
     import aiohttp
 
     sid, body, signature = item
-    headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature}
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature,
+               "X-Forwarded-For": client_address(TWILIO_FIRST + zlib.crc32(sid.encode()) % TWILIO_ADDRESSES)}  # fmt: skip
     try:
         async with session.post(base + PATH, data=body, headers=headers) as response:
             text = await response.text()
@@ -301,11 +307,12 @@ def main() -> None:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "loophole.settings",
-        "DEBUG": "false", "SECRET_KEY": "bench", "ALLOWED_HOSTS": "127.0.0.1", "PUBLIC_URL": base,
+        "DEBUG": "false", "SECRET_KEY": "bench", "ANYMAIL_WEBHOOK_SECRET": "bench:bench-only-not-a-secret",
+        "ALLOWED_HOSTS": "127.0.0.1", "PUBLIC_URL": base,
         "DATABASE_URL": DB_URL, "REDIS_URL": REDIS_URL,
         "TWILIO_ACCOUNT_SID": ACCOUNT, "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_PHONE_NUMBER": OUR_NUMBER,
         "SMS_BACKEND": "file", "SMS_FILE_PATH": str(tmp / "sms"), "OPENAI_API_KEY": "",
-        "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
+        "PATH": f"{BIN}:{os.environ.get('PATH', '')}", "TRUSTED_PROXIES": BENCH_PROXY,
     }  # fmt: skip
     server = worker = None
     try:
@@ -321,7 +328,8 @@ def main() -> None:
         server_log, worker_log = tmp / "uvicorn.log", tmp / "celery.log"
         server = subprocess.Popen(
             [str(BIN / "uvicorn"), "loophole.asgi:application", "--loop", "uvloop", "--http", "httptools",
-             "--workers", "2", "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"],
+             "--workers", "2", "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",
+             "--no-proxy-headers"],
             cwd=ROOT, env=env, stdout=server_log.open("w"), stderr=subprocess.STDOUT,
         )  # fmt: skip
         worker = subprocess.Popen(

@@ -8,6 +8,8 @@ replicas behind one proxy) and two separate `celery -A loophole worker --pool=th
 --concurrency=4` processes, on one fresh database `loophole_soak` (the baseline's PostgreSQL,
 127.0.0.1:55432; migrated, help_articles imported, 300 customers with a PhoneNumber) and Redis db 8
 (56379; only that db is flushed). SMS replies go through SMS_BACKEND=file into a temporary directory.
+The bench is the web processes' proxy: each customer and Twilio request comes from an address of its
+own in X-Forwarded-For (_common.BENCH_PROXY).
 No beat runs: nothing dropped is re-queued by the sweeper, so a loss shows.
 
 For --warmup seconds and then --minutes, at once:
@@ -55,7 +57,7 @@ from pathlib import Path
 
 import chat
 import sms_webhook
-from _common import ROOT, libpq, metric, note
+from _common import BENCH_PROXY, ROOT, libpq, metric, note
 
 DB_NAME = "loophole_soak"
 DB_URL = f"postgres://bench@127.0.0.1:55432/{DB_NAME}"
@@ -122,7 +124,8 @@ async def chat_client(session, bases: list[str], ring: list[SoakStream], until: 
         load.messages.append(sent)
         body = json.dumps({"text": rng.choice(chat.QUESTIONS), "client_id": sent.client_id}).encode()
         customer = stream.customer
-        headers = {"Cookie": customer.cookie, "X-CSRFToken": customer.csrf, "Content-Type": "application/json"}
+        headers = {"Cookie": customer.cookie, "X-CSRFToken": customer.csrf, "Content-Type": "application/json",
+                   "X-Forwarded-For": customer.address}  # fmt: skip
         url = f"{bases[post_to]}/chat/conversations/{stream.conversation_id}/messages/"
         try:
             async with session.post(url, data=body, headers=headers) as response:
@@ -200,7 +203,7 @@ def start_processes(env: dict[str, str], ports: list[int], tmp: Path, concurrenc
         procs[name] = subprocess.Popen(
             [str(BIN / "uvicorn"), "loophole.asgi:application", "--loop", "uvloop", "--http", "httptools",
              "--workers", "1", "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
-             "--log-level", "warning"],
+             "--log-level", "warning", "--no-proxy-headers"],
             cwd=ROOT, env=env, stdout=(tmp / f"{name}.log").open("w"), stderr=subprocess.STDOUT,
         )  # fmt: skip
     for n in (1, 2):
@@ -495,11 +498,13 @@ def main() -> None:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "loophole.settings",
-        "DEBUG": "false", "SECRET_KEY": "bench", "ALLOWED_HOSTS": "127.0.0.1", "PUBLIC_URL": bases[0],
+        "DEBUG": "false", "SECRET_KEY": "bench", "ANYMAIL_WEBHOOK_SECRET": "bench:bench-only-not-a-secret",
+        "ALLOWED_HOSTS": "127.0.0.1", "PUBLIC_URL": bases[0],
         "DATABASE_URL": DB_URL, "REDIS_URL": REDIS_URL, "OPENAI_API_KEY": "",
         "TWILIO_ACCOUNT_SID": sms_webhook.ACCOUNT, "TWILIO_AUTH_TOKEN": sms_webhook.TOKEN,
         "TWILIO_PHONE_NUMBER": sms_webhook.OUR_NUMBER, "SMS_BACKEND": "file", "SMS_FILE_PATH": str(tmp / "sms"),
         "EMAIL_URL": "consolemail://", "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
+        "TRUSTED_PROXIES": BENCH_PROXY,
     }  # fmt: skip
     procs: dict[str, subprocess.Popen] = {}
     verdict = 1
@@ -510,7 +515,7 @@ def main() -> None:
         known = sms_webhook.seed(env, SMS_CUSTOMERS)  # migrates, then customers with a PhoneNumber
         chat.manage(env, "import_help_articles", str(ROOT / "help_articles"))
         os.environ.update({k: env[k] for k in ("DJANGO_SETTINGS_MODULE", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS",
-                                               "PUBLIC_URL", "DATABASE_URL", "REDIS_URL", "OPENAI_API_KEY")})  # fmt: skip
+                                               "ANYMAIL_WEBHOOK_SECRET", "PUBLIC_URL", "DATABASE_URL", "REDIS_URL", "OPENAI_API_KEY")})  # fmt: skip
         import django
 
         django.setup()

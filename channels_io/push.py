@@ -7,7 +7,8 @@ otherwise, and for a bare poke, it reads the database (the truth), so nothing a 
 reorder is lost. With REDIS_URL unset, pokes stay inside this process.
 
 Each web process keeps ONE Redis subscription (a pattern over all conversations) and fans pokes out
-to the asyncio queues of its open widgets: a widget costs a queue, not a Redis connection.
+to the asyncio queues of its open widgets: a widget costs a queue, not a Redis connection. The same
+subscription carries notices to a customer's open streams (see `Notice`).
 """
 
 import asyncio
@@ -18,7 +19,7 @@ import logging
 import threading
 from collections import defaultdict
 from collections.abc import Iterator
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 import redis
 import redis.asyncio as aioredis
@@ -27,7 +28,9 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 CHANNEL_PREFIX = "loophole:chat:"
+CUSTOMER_PREFIX = f"{CHANNEL_PREFIX}customer:"  # inside the one subscription's pattern
 BARE = b"1"  # a poke without news: read the database
+NOTICES = frozenset({"check", "logout", "evict"})
 
 
 class NewMessage(TypedDict):
@@ -43,10 +46,22 @@ class News(TypedDict):
     messages: list[NewMessage]
 
 
+class Notice(TypedDict):
+    """Word to one customer's open streams: `check` their session now; `logout`: the streams of the
+    sessions in `about` (their digests) end; `evict`: the streams in `about` (their tokens) end."""
+
+    notice: str
+    about: list[str]
+
+
+Item = News | Notice | None
+Waiters = dict[int, set[tuple[asyncio.AbstractEventLoop, asyncio.Queue[Item]]]]
+
 _lock = threading.Lock()
-_waiters: dict[int, set[tuple[asyncio.AbstractEventLoop, asyncio.Queue[News | None]]]] = defaultdict(set)
+_waiters: Waiters = defaultdict(set)
+_customer_waiters: Waiters = defaultdict(set)
 _listener: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
-_publisher: redis.Redis | None = None
+_publishers: dict[str, redis.Redis] = {}
 _held: contextvars.ContextVar[dict[int, list[News | None]] | None] = contextvars.ContextVar("push_held", default=None)
 
 
@@ -56,19 +71,22 @@ def news_of(shown: dict[str, Any], previous_id: int, state: str) -> News:
     return {"state": state, "messages": [{**shown, "previous_id": previous_id}]}  # type: ignore[list-item]
 
 
-def _redis_publisher() -> redis.Redis:
-    global _publisher
-    if _publisher is None:
-        _publisher = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
-    return _publisher
+def redis_client() -> redis.Redis:
+    """This process's client of REDIS_URL (thread-safe, short timeouts)."""
+    url = settings.REDIS_URL
+    client = _publishers.get(url)
+    if client is None:
+        client = _publishers[url] = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    return client
 
 
-def _deliver_locally(conversation_id: int, news: News | None) -> None:
+def _deliver_locally(key: int, item: Item, waiters_of: Waiters = _waiters) -> None:
+    """To this process's widgets of conversation `key` (or, with `_customer_waiters`, of customer `key`)."""
     with _lock:
-        waiters = list(_waiters.get(conversation_id, ()))
+        waiters = list(waiters_of.get(key, ()))
     for loop, queue in waiters:
         with contextlib.suppress(RuntimeError):  # that loop has closed: its widget is gone
-            loop.call_soon_threadsafe(queue.put_nowait, news)
+            loop.call_soon_threadsafe(queue.put_nowait, item)
 
 
 @contextlib.contextmanager
@@ -101,11 +119,34 @@ def poke(conversation_id: int, news: News | None = None) -> None:
     if settings.REDIS_URL:
         try:
             payload = BARE if news is None else json.dumps(news).encode()
-            _redis_publisher().publish(f"{CHANNEL_PREFIX}{conversation_id}", payload)
+            redis_client().publish(f"{CHANNEL_PREFIX}{conversation_id}", payload)
             return
         except redis.RedisError:
             logger.warning("push: Redis unavailable, poking this process only")
     _deliver_locally(conversation_id, news)
+
+
+def notify(customer_id: int, notice: Notice) -> None:
+    """Tell every open stream of this customer, in any process (in the order of pokes sent after it)."""
+    if settings.REDIS_URL:
+        try:
+            redis_client().publish(f"{CUSTOMER_PREFIX}{customer_id}", json.dumps(notice).encode())
+            return
+        except redis.RedisError:
+            logger.warning("push: Redis unavailable, telling this process's streams only")
+    _deliver_locally(customer_id, notice, _customer_waiters)
+
+
+def split(items: list[Item]) -> tuple[list[News | None], list[Notice]]:
+    """The pokes and the notices among a subscription's items, each in their order."""
+    pokes: list[News | None] = []
+    notices: list[Notice] = []
+    for item in items:
+        if item is not None and "notice" in item:
+            notices.append(cast(Notice, item))
+        else:
+            pokes.append(cast(News | None, item))
+    return pokes, notices
 
 
 def _parse(payload: bytes) -> News | None:
@@ -116,6 +157,28 @@ def _parse(payload: bytes) -> News | None:
     except ValueError:
         return None
     return news if isinstance(news, dict) and isinstance(news.get("messages"), list) else None
+
+
+def _parse_notice(payload: bytes) -> Notice | None:
+    try:
+        notice = json.loads(payload)
+    except ValueError:
+        return None
+    if not isinstance(notice, dict) or notice.get("notice") not in NOTICES or not isinstance(notice.get("about"), list):
+        return None
+    return {"notice": notice["notice"], "about": [str(x) for x in notice["about"]]}
+
+
+def _route(channel: str, payload: bytes) -> None:
+    """Hand a message of the subscription to this process's streams of its conversation or customer."""
+    if channel.startswith(CUSTOMER_PREFIX):
+        notice = _parse_notice(payload)
+        if notice is not None:
+            with contextlib.suppress(ValueError):
+                _deliver_locally(int(channel.removeprefix(CUSTOMER_PREFIX)), notice, _customer_waiters)
+        return
+    with contextlib.suppress(ValueError):
+        _deliver_locally(int(channel.removeprefix(CHANNEL_PREFIX)), _parse(payload))
 
 
 async def _listen() -> None:
@@ -137,8 +200,7 @@ async def _listen() -> None:
                 if item is None or item.get("type") != "pmessage":
                     continue
                 channel = item["channel"].decode() if isinstance(item["channel"], bytes) else item["channel"]
-                with contextlib.suppress(ValueError):
-                    _deliver_locally(int(channel.removeprefix(CHANNEL_PREFIX)), _parse(item["data"]))
+                _route(channel, item["data"])
         except (redis.RedisError, OSError):
             logger.warning("push: Redis subscription lost, retrying")
             await asyncio.sleep(1)
@@ -155,16 +217,20 @@ async def _close(client: aioredis.Redis, pubsub: object) -> None:
 
 class Subscription:
     """`async with Subscription(cid) as sub: await sub.wait(timeout)` -> True when poked;
-    `await sub.next(timeout)` -> the pokes since the last call (None: a bare poke), or None on timeout."""
+    `await sub.next(timeout)` -> the pokes since the last call (None: a bare poke), or None on timeout.
+    With `customer_id`, the customer's notices come in the same queue, in order with the pokes."""
 
-    def __init__(self, conversation_id: int) -> None:
+    def __init__(self, conversation_id: int, customer_id: int | None = None) -> None:
         self.conversation_id = conversation_id
-        self.queue: asyncio.Queue[News | None] = asyncio.Queue()
+        self.customer_id = customer_id
+        self.queue: asyncio.Queue[Item] = asyncio.Queue()
         self.loop = asyncio.get_running_loop()
 
     async def __aenter__(self) -> "Subscription":
         with _lock:
             _waiters[self.conversation_id].add((self.loop, self.queue))
+            if self.customer_id is not None:
+                _customer_waiters[self.customer_id].add((self.loop, self.queue))
         if settings.REDIS_URL:
             task = _listener.get(self.loop)
             if task is None or task.done():
@@ -173,13 +239,11 @@ class Subscription:
 
     async def __aexit__(self, *exc: object) -> None:
         with _lock:
-            waiters = _waiters.get(self.conversation_id)
-            if waiters is not None:
-                waiters.discard((self.loop, self.queue))
-                if not waiters:
-                    del _waiters[self.conversation_id]
+            _discard(_waiters, self.conversation_id, (self.loop, self.queue))
+            if self.customer_id is not None:
+                _discard(_customer_waiters, self.customer_id, (self.loop, self.queue))
 
-    async def next(self, timeout: float) -> list[News | None] | None:
+    async def next(self, timeout: float) -> list[Item] | None:
         try:
             first = await asyncio.wait_for(self.queue.get(), timeout)
         except TimeoutError:
@@ -191,6 +255,14 @@ class Subscription:
 
     async def wait(self, timeout: float) -> bool:
         return await self.next(timeout) is not None
+
+
+def _discard(waiters_of: Waiters, key: int, entry: tuple[asyncio.AbstractEventLoop, asyncio.Queue[Item]]) -> None:
+    waiters = waiters_of.get(key)
+    if waiters is not None:
+        waiters.discard(entry)
+        if not waiters:
+            del waiters_of[key]
 
 
 def open_widgets() -> int:

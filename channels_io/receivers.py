@@ -1,10 +1,16 @@
-"""Receivers of tickets' signals: they only poke or enqueue, never block."""
+"""Receivers of tickets' and accounts' signals: they only poke, notify or enqueue, never block."""
 
+from functools import partial
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth.signals import user_logged_out
+from django.db import transaction
+from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from channels_io import push, registry
+from channels_io.chat.leases import session_digest
 from channels_io.chat.stream import message_json
 from channels_io.delivery import deliver
 from loophole.celery import enqueue_on_commit
@@ -27,3 +33,21 @@ def poke_on_ticket(sender: Any, ticket_id: int, conversation_id: int, **kwargs: 
 def deliver_staff_reply(sender: Any, message_id: int, channel: str, **kwargs: Any) -> None:
     if registry.get(channel).sender is not None:  # a chat reply reaches the widget by the push alone
         enqueue_on_commit(deliver, message_id)
+
+
+@receiver(user_logged_out)
+def end_streams_on_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    """The session's streams end at once (sent before the session is deleted: named, not re-read)."""
+    session_key = getattr(getattr(request, "session", None), "session_key", None)
+    if user is not None and session_key:
+        push.notify(user.pk, {"notice": "logout", "about": [session_digest(session_key)]})
+
+
+@receiver(post_save, sender=settings.AUTH_USER_MODEL)
+def check_streams_on_account_change(
+    sender: Any, instance: Any, created: bool, raw: bool, update_fields: Any, **kwargs: Any
+) -> None:
+    """A new password or a deactivation: the customer's streams re-check their sessions once it is committed."""
+    if created or raw or (update_fields is not None and not {"password", "is_active"} & set(update_fields)):
+        return
+    transaction.on_commit(partial(push.notify, instance.pk, {"notice": "check", "about": []}), robust=True)

@@ -8,6 +8,8 @@ and end signals, and a new thread for each request. The sync handler below runs 
 server's thread would. Async views stay on the async handler, so an open stream holds no thread.
 """
 
+import json
+import logging
 import os
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -30,7 +32,11 @@ from django.core.handlers.asgi import ASGIHandler, get_script_prefix  # noqa: E4
 from django.http import FileResponse, HttpResponseBase  # noqa: E402
 from django.urls import Resolver404, get_resolver, set_script_prefix  # noqa: E402
 
-from loophole import logs  # noqa: E402
+from channels_io.email.views import MAX_PAYLOAD  # noqa: E402
+from channels_io.sms.decorators import MAX_BODY as TWILIO_MAX_BODY  # noqa: E402
+from loophole import logs, proxies  # noqa: E402
+
+logger = logging.getLogger(__name__)
 
 Scope = dict[str, Any]
 # Sync requests one process serves at once. Requests here are short (a model's answer waits in the
@@ -119,5 +125,93 @@ class Application:
         return await self.async_handler(scope, receive, send)
 
 
-application = Application()
+TOO_LARGE = json.dumps({"error": "The request is too large."}).encode()
+# Request bodies by path prefix, first match: the most bytes, and the refusal (the route's own 413).
+# Anything else may send up to DATA_UPLOAD_MAX_MEMORY_SIZE (no file uploads are taken anywhere).
+BODY_LIMITS = (
+    ("/anymail/", MAX_PAYLOAD, "text/plain", b"The payload is too large."),
+    ("/channels/sms/", TWILIO_MAX_BODY, "application/json", TOO_LARGE),
+    ("/channels/voice/", TWILIO_MAX_BODY, "application/json", TOO_LARGE),
+)
+
+
+def body_limit(path_info: str) -> tuple[int | None, str, bytes]:
+    """The most bytes a request body to this path may have (None: no limit), and the refusal's type and text."""
+    for prefix, limit, content_type, refusal in BODY_LIMITS:
+        if path_info.startswith(prefix):
+            return limit, content_type, refusal
+    return settings.DATA_UPLOAD_MAX_MEMORY_SIZE, "application/json", TOO_LARGE
+
+
+class BodyLimit:
+    """Refuses a request body over its route's limit with a 413 before reading it whole: at once when
+    Content-Length says so, else (chunked) as soon as the bytes received pass the limit, without waiting
+    for the rest. Django's ASGI handler reads every body whole (spooled to disk) before any middleware or
+    view can look at its size; the application here never receives more than the limit."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path_info = scope["path"].removeprefix(scope.get("root_path", "")) or "/"
+        limit, content_type, refusal = body_limit(path_info)
+        if limit is None:
+            return await self.app(scope, receive, send)
+        if _content_length(scope) > limit:
+            return await self.refuse(send, path_info, content_type, refusal)
+        received = 0
+        over = False
+
+        async def counted() -> dict[str, Any]:
+            nonlocal received, over
+            if over:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    # Django's handler takes this as the client gone: it drops what it read and answers nothing.
+                    over = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        await self.app(scope, counted, send)
+        if over:  # the body is read before any view runs: nothing has been sent yet
+            await self.refuse(send, path_info, content_type, refusal)
+
+    @staticmethod
+    async def refuse(send: Any, path_info: str, content_type: str, refusal: bytes) -> None:
+        logger.warning("refused an oversized request body on %s", path_info)
+        headers = [
+            (b"content-type", content_type.encode()),
+            (b"content-length", str(len(refusal)).encode()),
+            (b"connection", b"close"),  # the rest of the body is never read
+        ]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": refusal})
+
+
+def _content_length(scope: Scope) -> int:
+    """The declared body size; 0 when absent (chunked) or unreadable (the server refuses a bad one)."""
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            return int(value) if value.isdigit() else 0
+    return 0
+
+
+class ClientAddress:
+    """Names the client of each request (loophole.proxies) before anything reads it, the server's
+    access log included."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        proxies.set_client(scope, settings.TRUSTED_PROXIES)
+        return await self.app(scope, receive, send)
+
+
+application = ClientAddress(BodyLimit(Application()))
 logs.private_access_log()

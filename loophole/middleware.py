@@ -104,8 +104,8 @@ class RateLimitMiddleware(_DualMiddleware):
     the inbound webhooks: over the limit, a 429 with Retry-After before any view runs, so nothing is
     stored. One cache increment per limited request; every other path pays a prefix check.
 
-    Loopback clients (settings.RATE_LIMIT_EXEMPT_IPS: the machine itself, its health checks and
-    benchmarks) are not counted.
+    With DEBUG on, loopback clients (settings.RATE_LIMIT_EXEMPT_IPS: a developer's own machine) are
+    not counted.
     """
 
     RULES = (  # path prefix, bucket (and the kind of 429 answer), settings name of the limit

@@ -24,9 +24,8 @@ _warned_at = 0.0
 
 
 def client_ip(request: HttpRequest) -> str:
-    """The client's address as the ASGI server gives it (REMOTE_ADDR: the server decides whether to
-    trust a proxy's X-Forwarded-For, never this code). An IPv6 client counts as its /64 network,
-    which one host usually has to itself."""
+    """The client's address (REMOTE_ADDR, which loophole.proxies sets from a trusted proxy's
+    X-Forwarded-For). An IPv6 client counts as its /64 network, which one host usually has to itself."""
     ip = request.META.get("REMOTE_ADDR") or "unknown"
     if ":" in ip:
         try:

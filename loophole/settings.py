@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from loophole.proxies import parse_networks
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -30,6 +32,15 @@ def _bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}")
 
 
+def _whole_number(name: str, default: int, lowest: int, highest: int) -> int:
+    raw = env.str(name, default="")
+    if raw == "":
+        return default
+    if not (raw.isascii() and raw.isdigit() and lowest <= int(raw) <= highest):
+        raise ImproperlyConfigured(f"{name} must be a whole number from {lowest} to {highest}, not {raw!r}")
+    return int(raw)
+
+
 DEBUG = _bool("DEBUG", True)
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
@@ -43,6 +54,12 @@ _public = urlsplit(PUBLIC_URL)
 if _public.scheme not in {"http", "https"} or not _public.netloc or _public.path:
     raise ImproperlyConfigured(f"PUBLIC_URL must be an origin like https://support.example.com, not {PUBLIC_URL!r}")
 CSRF_TRUSTED_ORIGINS = [PUBLIC_URL]
+
+# The reverse proxies whose X-Forwarded-For names the client (loophole.proxies); empty: the peer is the client.
+try:
+    TRUSTED_PROXIES = parse_networks(env.str("TRUSTED_PROXIES", default=""))
+except ValueError as exc:
+    raise ImproperlyConfigured(f"TRUSTED_PROXIES must be addresses or CIDRs separated by commas: {exc}") from None
 
 SUPPORT_EMAIL = env.str("SUPPORT_EMAIL", default="support@loophole.localhost")
 if "@" not in SUPPORT_EMAIL:
@@ -157,14 +174,33 @@ except (KeyError, ValueError, ImproperlyConfigured) as exc:
     raise ImproperlyConfigured(f"EMAIL_URL is not an email URL (smtp://… or smtp+tls://…): {exc}") from exc
 EMAIL_TIMEOUT = 20
 
-# Inbound email: Postmark's inbound webhook through django-anymail at /anymail/postmark/inbound/.
-# Its basic-auth credentials are derived from SECRET_KEY (no variable of their own): the user is
-# "postmark", the password the first 32 hex digits of HMAC-SHA256(SECRET_KEY, "anymail-inbound-webhook").
-# `manage.py receive_email --webhook-url` prints the URL to paste into Postmark; rotating SECRET_KEY rotates it.
-ANYMAIL = {
-    "WEBHOOK_SECRET": "postmark:"
-    + hmac.new(SECRET_KEY.encode(), b"anymail-inbound-webhook", hashlib.sha256).hexdigest()[:32],
-}
+# Inbound email: Postmark's inbound webhook through django-anymail at /anymail/postmark/inbound/, behind
+# HTTP basic auth. ANYMAIL_WEBHOOK_SECRET is its "user:password", required when DEBUG is off. In
+# development, unset, they are derived from SECRET_KEY (whose default is public): the user "postmark",
+# the password the first 32 hex digits of HMAC-SHA256(SECRET_KEY, "anymail-inbound-webhook").
+# `manage.py receive_email --webhook-url` prints the URL to paste into Postmark.
+_WEBHOOK_SECRET_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_webhook_secret = env.str("ANYMAIL_WEBHOOK_SECRET", default="")
+_webhook_user, _, _webhook_password = _webhook_secret.partition(":")
+# Characters a URL's user and password parts take as they are: the printed URL works when pasted.
+if _webhook_secret and (
+    not _webhook_user
+    or len(_webhook_password) < 16
+    or not set(_webhook_user + _webhook_password) <= _WEBHOOK_SECRET_CHARACTERS
+):
+    raise ImproperlyConfigured(
+        "ANYMAIL_WEBHOOK_SECRET must be user:password, with a password of 16 or more characters, both of "
+        "letters, digits and - . _ ~"
+    )
+if not _webhook_secret:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "ANYMAIL_WEBHOOK_SECRET (user:password of the inbound email webhook) must be set when DEBUG is off"
+        )
+    _webhook_secret = (
+        "postmark:" + hmac.new(SECRET_KEY.encode(), b"anymail-inbound-webhook", hashlib.sha256).hexdigest()[:32]
+    )
+ANYMAIL = {"WEBHOOK_SECRET": _webhook_secret}
 
 # Mail through `receive_email` is tied to an account only when the topmost Authentication-Results
 # header of one of these authserv-ids (our own mail server's, which checks SPF/DKIM/DMARC) passed
@@ -224,17 +260,29 @@ if _sms_backend not in _SMS_BACKENDS and "." not in _sms_backend:
     )
 SMS_BACKEND = _SMS_BACKENDS.get(_sms_backend, _sms_backend)
 SMS_FILE_PATH = env.str("SMS_FILE_PATH", default=str(BASE_DIR / "sms-messages"))
+# On the phone, caller ID alone (anyone can fake it) tells whether the caller has open tickets; their
+# details need the caller to say the ticket's ID. True: a call whose number the carrier fully attested
+# (Twilio's StirVerstat TN-Validation-Passed-A) hears them without. Off by default: A attestation says
+# the caller's carrier lets that line use the number, not who holds the phone (a shared or office
+# line, a reassigned number), and only US carriers sign calls at all.
+VOICE_TRUST_STIR_ATTESTATION = False
 
 # Product rules.
 TICKET_RETENTION_DAYS = 30
 PURGE_BATCH_SIZE = 1000
 
-# Abuse limits (constants, not variables). Per client IP (REMOTE_ADDR, as the ASGI server gives it),
-# requests a minute: the widget's endpoints, and each inbound webhook (Twilio and mail providers
-# call from many addresses; this passes a real provider's burst). Loopback is not counted.
+# Open chat event streams: at most this many per customer (one more closes the oldest), each
+# checking its session and its place at every heartbeat (a constant, seconds).
+CHAT_STREAMS_PER_CUSTOMER = _whole_number("CHAT_STREAMS_PER_CUSTOMER", 10, 1, 1000)
+CHAT_STREAM_HEARTBEAT_SECONDS: float = 15
+
+# Abuse limits (constants, not variables). Per client IP (REMOTE_ADDR: the client loophole.proxies
+# names), requests a minute: the widget's endpoints, and each inbound webhook (Twilio and mail providers
+# call from many addresses; this passes a real provider's burst). Loopback is not counted with DEBUG on
+# only: in production a local proxy or process is a client like any other.
 RATE_LIMIT_CHAT_PER_IP = 300
 RATE_LIMIT_WEBHOOKS_PER_IP = 600
-RATE_LIMIT_EXEMPT_IPS = frozenset({"127.0.0.1", "::1"})
+RATE_LIMIT_EXEMPT_IPS = frozenset({"127.0.0.1", "::1"}) if DEBUG else frozenset()
 # Log-in lock-out: this many failures for one account, or from one IP, within a window lock it.
 LOGIN_FAILURES_PER_ACCOUNT = 5
 LOGIN_FAILURES_PER_IP = 20

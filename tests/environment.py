@@ -18,7 +18,10 @@ PRODUCT_VARIABLES = frozenset(
         "SECRET_KEY",
         "DEBUG",
         "ALLOWED_HOSTS",
+        "TRUSTED_PROXIES",
+        "CHAT_STREAMS_PER_CUSTOMER",
         "EMAIL_AUTHSERV_ID",  # the project's own: the mail server whose Authentication-Results count
+        "ANYMAIL_WEBHOOK_SECRET",  # the project's own, in anymail's name: the inbound email webhook's user:password
     }
 )
 

@@ -2,12 +2,15 @@
 
 No Docker engine runs here: every command the file runs is parsed by the program it names (uvicorn's,
 celery's and manage.py's own argument parsers) and resolved against this code; the health checks of the
-web and worker services run against real processes; `docker-compose config` checks the file when
+web and worker services run against real processes, and so does the reverse proxy (the real nginx with
+deploy/nginx.conf in front of the real web command); `docker-compose config` checks the file when
 docker-compose is installed.
 """
 
+import http.client
 import importlib
 import inspect
+import ipaddress
 import json
 import os
 import re
@@ -16,6 +19,7 @@ import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from fnmatch import fnmatch
 from pathlib import Path
 
@@ -32,10 +36,13 @@ from kombu.utils.imports import symbol_by_name
 from uvicorn.main import main as uvicorn_cli
 
 from loophole.celery import app as celery_app
-from tests.conftest import ROOT, ServiceProcess, _database_url, free_port
+from loophole.proxies import parse_networks
+from tests.conftest import ROOT, ServiceProcess, _database_url, free_port, wait_until
 from tests.environment import PRODUCT_VARIABLES
 
 OPTIONAL_VARIABLES = {name for name in PRODUCT_VARIABLES if name.startswith(("OPENAI_", "TWILIO_"))}
+# What the compose file requires from the shell (or a .env file beside it).
+REQUIRED = {"SECRET_KEY": "compose-check", "ANYMAIL_WEBHOOK_SECRET": "postmark:compose-check-webhook"}
 MAIL_CATCHER_IMAGES = ("axllent/mailpit",)
 # compose interpolation: ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?error}, ${NAME?error}, $NAME ($$ escapes).
 INTERPOLATION = re.compile(
@@ -216,7 +223,8 @@ def test_each_app_service_runs_a_real_entry_point_of_this_project(compose):
 def test_the_web_server_listens_on_all_interfaces_behind_a_proxy(compose):
     uvicorn = programs(compose["services"]["web"])[-1]
     params = uvicorn_cli.make_context("uvicorn", uvicorn[1:]).params
-    assert (params["host"], params["port"], params["proxy_headers"]) == ("0.0.0.0", 8000, True)  # noqa: S104
+    # Not uvicorn's own X-Forwarded-For handling: the app's, from TRUSTED_PROXIES (loophole/proxies.py).
+    assert (params["host"], params["port"], params["proxy_headers"]) == ("0.0.0.0", 8000, False)  # noqa: S104
 
 
 def test_the_web_server_starts_only_after_migrate_and_collectstatic(compose):
@@ -296,6 +304,7 @@ def test_every_app_service_gets_the_same_environment(compose):
         assert environment["EMAIL_URL"] == f"smtp://{mail_catcher(compose)}:1025", name
         assert environment["DEBUG"] == "${DEBUG:-false}", name
         assert environment["SECRET_KEY"].startswith("${SECRET_KEY:?"), name
+        assert environment["ANYMAIL_WEBHOOK_SECRET"].startswith("${ANYMAIL_WEBHOOK_SECRET:?"), name
         assert {"ALLOWED_HOSTS", "PUBLIC_URL", "SUPPORT_EMAIL"} <= set(environment), name
         for variable in OPTIONAL_VARIABLES:
             assert environment[variable] == f"${{{variable}:-}}", name
@@ -313,10 +322,17 @@ def test_the_compose_file_refuses_to_run_without_a_secret_key(compose):
         container_environment(compose["services"]["web"], shell={})
 
 
+def test_the_compose_file_refuses_to_run_without_the_email_webhooks_credentials(compose):
+    for service in app_services(compose).values():
+        with pytest.raises(LookupError, match="ANYMAIL_WEBHOOK_SECRET"):
+            container_environment(service, {"SECRET_KEY": "compose-check"})
+        assert container_environment(service, REQUIRED)["ANYMAIL_WEBHOOK_SECRET"] == REQUIRED["ANYMAIL_WEBHOOK_SECRET"]
+
+
 def test_the_settings_load_with_the_compose_environment_and_debug_off(compose):
     for name, service in app_services(compose).items():
         env = {k: v for k, v in os.environ.items() if k not in PRODUCT_VARIABLES}
-        env.update(container_environment(service, {"SECRET_KEY": "compose-check"}))
+        env.update(container_environment(service, REQUIRED))
         env.update(DJANGO_SETTINGS_MODULE="loophole.settings", PYTHONPATH=str(ROOT))
         probe = (
             "import django; from django.conf import settings as s; django.setup(); "
@@ -333,7 +349,7 @@ def test_the_web_health_check_passes_against_a_server_configured_for_production(
     web = compose["services"]["web"]
     port = free_port()
     uvicorn = with_option(with_option(programs(web)[-1], "--host", "127.0.0.1"), "--port", str(port))
-    shell = {"SECRET_KEY": "compose-check", "ALLOWED_HOSTS": "support.example.com"}
+    shell = {**REQUIRED, "ALLOWED_HOSTS": "support.example.com"}
     shell["PUBLIC_URL"] = "https://support.example.com"  # with DEBUG off: HTTPS redirect, HSTS, secure cookies
     env = {k: v for k, v in os.environ.items() if k not in PRODUCT_VARIABLES}
     env.update(container_environment(web, shell), DJANGO_SETTINGS_MODULE="loophole.settings", PYTHONPATH=str(ROOT))
@@ -401,7 +417,7 @@ def test_the_dockerfile_installs_the_project_and_runs_the_web_server_as_a_user()
     command = json.loads(by_kind["CMD"][-1])
     assert run_entry_point_check(command) == "asgi"
     params = uvicorn_cli.make_context("uvicorn", command[1:]).params
-    assert (params["host"], params["port"], params["proxy_headers"]) == ("0.0.0.0", 8000, True)  # noqa: S104
+    assert (params["host"], params["port"], params["proxy_headers"]) == ("0.0.0.0", 8000, False)  # noqa: S104
 
 
 def test_the_docker_build_leaves_out_local_state_but_not_the_code():
@@ -434,8 +450,178 @@ def test_docker_compose_accepts_the_file(tmp_path):
             check=False,
         )
 
-    accepted = config({"SECRET_KEY": "compose-check"})
+    accepted = config(REQUIRED)
     assert accepted.returncode == 0, accepted.stderr
     refused = config({})
     assert refused.returncode != 0
     assert "set SECRET_KEY" in refused.stderr
+    refused = config({"SECRET_KEY": "compose-check"})
+    assert refused.returncode != 0
+    assert "set ANYMAIL_WEBHOOK_SECRET" in refused.stderr
+
+
+# --- the reverse proxy ---------------------------------------------------------------------------------
+
+NGINX_CONF = ROOT / "deploy" / "nginx.conf"
+
+
+def proxy_service(compose: dict) -> tuple[str, dict]:
+    """The one service that runs the proxy image."""
+    found = [(n, s) for n, s in compose["services"].items() if str(s.get("image", "")).startswith("nginx:")]
+    assert len(found) == 1, f"one nginx service, found {[n for n, _ in found]}"
+    return found[0]
+
+
+def published(service: dict) -> list[str]:
+    return [str(port) for port in service.get("ports", [])]
+
+
+def test_only_the_proxy_publishes_the_sites_port(compose):
+    name, proxy = proxy_service(compose)
+    assert re.fullmatch(r"nginx:\d+\.\d+[\w.-]*", proxy["image"]), "a pinned image tag"
+    assert published(proxy) == ["8000:8000"]
+    assert "./deploy/nginx.conf:/etc/nginx/conf.d/default.conf:ro" in proxy["volumes"]
+    assert dependencies(proxy) == {"web": "service_healthy"}
+    for service_name, service in app_services(compose).items():
+        assert published(service) == [], f"{service_name} is reached through {name} only"
+
+
+def test_the_app_trusts_the_proxys_fixed_address_alone(compose):
+    proxy_name, proxy = proxy_service(compose)
+    address = ipaddress.ip_address(proxy["networks"]["default"]["ipv4_address"])
+    (pool,) = compose["networks"]["default"]["ipam"]["config"]
+    assert address in ipaddress.ip_network(pool["subnet"])
+    assert address not in ipaddress.ip_network(pool["ip_range"]), "another container could be given its address"
+    for name, service in app_services(compose).items():
+        trusted = parse_networks(container_environment(service, REQUIRED)["TRUSTED_PROXIES"])
+        assert [(n.network_address, n.num_addresses) for n in trusted] == [(address, 1)], name
+    for name, service in compose["services"].items():
+        assert "networks" not in service or name == proxy_name, name  # all on the one default network
+
+
+def test_the_proxy_config_forwards_to_the_web_service_and_names_the_caller(compose):
+    conf = NGINX_CONF.read_text()
+    web = uvicorn_cli.make_context("uvicorn", programs(compose["services"]["web"])[-1][1:]).params
+    _, proxy = proxy_service(compose)
+    assert re.findall(r"^\s*server (\S+);", conf, re.M) == [f"web:{web['port']}"]
+    assert re.findall(r"^\s*listen (\S+);", conf, re.M) == [published(proxy)[0].split(":")[-1]]
+    headers = dict(re.findall(r"^\s*proxy_set_header (\S+) (.+);", conf, re.M))
+    # $proxy_add_x_forwarded_for would pass on what the client wrote.
+    assert headers["X-Forwarded-For"] == "$remote_addr"
+    assert headers["X-Forwarded-Proto"] == "$scheme" and headers["Host"] == "$http_host"
+
+
+def nginx() -> str:
+    binary = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    if binary is None:
+        pytest.skip("nginx not installed")
+    return binary
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+class LoopbackClient:
+    """HTTP/1.1 from one loopback address (127.0.0.0/8 is all loopback on Linux), one kept-alive connection."""
+
+    def __init__(self, address: str, port: int) -> None:
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=(address, 0))
+
+    def request(self, method: str, path: str, body: bytes | None = None, **headers: str) -> int:
+        self.connection.request(method, path, body=body, headers=headers)
+        response = self.connection.getresponse()
+        response.read()
+        if response.will_close:
+            self.connection.close()
+        return response.status
+
+    def requests_until_limited(self, limit: int, forwarded_for: Callable[[int], str] | None = None) -> int | None:
+        """How many requests to a limited path it takes to get a 429 (None: not within two windows' worth,
+        as a fixed window may end on the way)."""
+        for i in range(2 * limit + 1):
+            headers = {"X-Forwarded-For": forwarded_for(i)} if forwarded_for else {}
+            if self.request("GET", "/chat/tickets/", **headers) == 429:
+                return i + 1
+        return None
+
+
+@pytest.fixture
+def proxied_app(compose, tmp_path) -> Iterator[tuple[int, int, ServiceProcess]]:
+    """The real web command on loopback, with deploy/nginx.conf in front of it in a real nginx (only the
+    upstream and the listening address rewritten); TRUSTED_PROXIES names loopback's 127.0.0.1, where
+    nginx calls from. Yields (proxy port, app port, the app's process)."""
+    binary = nginx()
+    app_port, proxy_port = free_port(), free_port()
+    web = compose["services"]["web"]
+    uvicorn = with_option(with_option(programs(web)[-1], "--host", "127.0.0.1"), "--port", str(app_port))
+    env = {k: v for k, v in os.environ.items() if k not in PRODUCT_VARIABLES}
+    env.update(container_environment(web, REQUIRED), PYTHONPATH=str(ROOT))
+    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", TRUSTED_PROXIES="127.0.0.1/32")
+    del env["REDIS_URL"], env["EMAIL_URL"]  # the hosts of the compose network do not exist here
+    site = NGINX_CONF.read_text()
+    for old, new in (("server web:8000;", f"server 127.0.0.1:{app_port};"),
+                     ("listen 8000;", f"listen 127.0.0.1:{proxy_port};")):  # fmt: skip
+        assert site.count(old) == 1, old
+        site = site.replace(old, new)
+    (tmp_path / "site.conf").write_text(site)
+    kinds = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    temp_paths = " ".join(f"{kind}_temp_path {tmp_path / kind};" for kind in kinds)
+    main = [
+        "user root root;" if os.geteuid() == 0 else "",  # else workers run as nobody, who cannot write tmp_path
+        f"daemon off; worker_processes 1; pid {tmp_path / 'nginx.pid'}; error_log stderr;",
+        "events { worker_connections 64; }",
+        f"http {{ access_log off; {temp_paths} include {tmp_path / 'site.conf'}; }}",
+    ]
+    (tmp_path / "nginx.conf").write_text("\n".join(main))
+    app = ServiceProcess("uvicorn", [sys.executable, "-m", *uvicorn], env, tmp_path / "uvicorn.log")
+    proxy_args = [binary, "-e", "stderr", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")]
+    proxy = ServiceProcess("nginx", proxy_args, env, tmp_path / "nginx.log")
+    try:
+        app.wait_for_output("Uvicorn running on", timeout=60)
+        wait_until(lambda: listening(proxy_port) or proxy.proc.poll() is not None, timeout=20, what="nginx")
+        assert proxy.proc.poll() is None, proxy.output()
+        yield proxy_port, app_port, app
+    finally:
+        proxy.stop()
+        app.stop()
+
+
+def counted_clients(log: str) -> set[str]:
+    """The client of each request in uvicorn's access log."""
+    return set(re.findall(r"(\S+):\d+ - \"[A-Z]+ /", log))
+
+
+def test_behind_the_proxy_each_client_is_counted_as_itself_whatever_it_claims(proxied_app):
+    proxy_port, app_port, app = proxied_app
+    limit = settings.RATE_LIMIT_CHAT_PER_IP
+
+    def spoofed(i: int) -> str:  # loopback (once exempt), another client's address, a new address each time
+        return ("127.0.0.1", "127.0.0.3", f"198.51.100.{i % 250}, 203.0.113.{i % 250}")[i % 3]
+
+    # Through the proxy: whatever X-Forwarded-For says, the client is the address the proxy saw.
+    spoofer = LoopbackClient("127.0.0.2", proxy_port)
+    assert spoofer.requests_until_limited(limit, spoofed) is not None
+    # The proxy is not the client: another client through it is not held back.
+    neighbour = LoopbackClient("127.0.0.3", proxy_port)
+    assert neighbour.request("GET", "/chat/tickets/") != 429
+    # Straight to the app port, past the proxy: an untrusted peer's header is ignored.
+    direct = LoopbackClient("127.0.0.4", app_port)
+    assert direct.requests_until_limited(limit, spoofed) is not None
+    assert neighbour.request("GET", "/chat/tickets/") != 429
+    # With DEBUG off the machine itself (the proxy's address here) is limited like any client.
+    assert LoopbackClient("127.0.0.1", app_port).requests_until_limited(limit) is not None
+    # The server's access log names the clients the limits counted.
+    assert counted_clients(app.output()) == {"127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"}
+
+
+def test_the_proxy_takes_an_inbound_email_webhooks_large_body_and_refuses_larger_elsewhere(proxied_app):
+    proxy_port, _, app = proxied_app
+    client = LoopbackClient("127.0.0.5", proxy_port)
+    body = b"{" + b" " * (5 * 1024 * 1024) + b"}"  # past Django's 2.5 MB, within the webhook's 40 MB
+    status = client.request("POST", "/anymail/postmark/inbound/", body, **{"Content-Type": "application/json"})
+    assert status != 413
+    app.wait_for_output(f'"POST /anymail/postmark/inbound/ HTTP/1.1" {status}')
+    assert client.request("POST", "/chat/conversations/", body, **{"Content-Type": "application/json"}) == 413
+    assert '"POST /chat/conversations/' not in app.output()  # refused by the proxy

@@ -33,6 +33,8 @@ def production_env(**changes: str) -> dict[str, str]:
         REDIS_URL="redis://redis.internal:6379/0",
         EMAIL_URL="smtp+tls://mailer:secret@smtp.example.com:587",
         SUPPORT_EMAIL="support@example.com",
+        ANYMAIL_WEBHOOK_SECRET="postmark:" + secrets.token_urlsafe(24),
+        TRUSTED_PROXIES="10.0.0.2",
     )
     env.update(changes)
     return env
@@ -50,10 +52,31 @@ def test_check_deploy_reports_nothing_with_the_documented_production_environment
     assert "System check identified no issues" in result.stdout
 
 
+def test_production_refuses_to_start_without_the_email_webhooks_own_credentials():
+    env = production_env()
+    del env["ANYMAIL_WEBHOOK_SECRET"]
+    result = run(["manage.py", "check", "--deploy"], env)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: ANYMAIL_WEBHOOK_SECRET" in result.stderr.splitlines()[-1]
+
+
+def test_the_printed_webhook_url_carries_the_webhooks_own_credentials():
+    own = "postmark:Zq7-Lk2_Vb9.Xw4~Rt6Yp1"
+    result = run(["manage.py", "receive_email", "--webhook-url"], production_env(ANYMAIL_WEBHOOK_SECRET=own))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"https://{own}@support.example.com/anymail/postmark/inbound/"
+    assert "SECRET_KEY" not in result.stderr
+    development = {k: v for k, v in production_env().items() if k not in NAMES} | {"DEBUG": "true"}
+    result = run(["manage.py", "receive_email", "--webhook-url"], development)
+    assert result.stdout.startswith("http://postmark:"), result.stderr
+    assert "derived from SECRET_KEY" in result.stderr and "ANYMAIL_WEBHOOK_SECRET" in result.stderr
+
+
 def test_the_readme_documents_that_environment():
     readme = (ROOT / "README.md").read_text()
     section = readme[readme.index("## Production") :]
-    for name in ("DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "PUBLIC_URL", "DATABASE_URL", "REDIS_URL", "EMAIL_URL"):
+    names = ("DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "PUBLIC_URL", "DATABASE_URL", "REDIS_URL", "EMAIL_URL")
+    for name in (*names, "ANYMAIL_WEBHOOK_SECRET"):
         assert f"{name}=" in section, name
     assert "manage.py check --deploy" in section
 

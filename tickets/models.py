@@ -56,6 +56,8 @@ class Conversation(models.Model):
     )
     channel = models.CharField(max_length=32)
     sender = models.CharField(max_length=254, blank=True)
+    # The sender's carrier vouched that they may use `sender` (a call's SHAKEN/STIR full attestation).
+    sender_attested = models.BooleanField(default=False, db_default=False)
     thread = models.CharField(max_length=255, blank=True)
     state = models.CharField(max_length=16, choices=ConversationState.choices, default=ConversationState.ASSISTANT)
     offer = models.JSONField(null=True, blank=True)

@@ -309,10 +309,17 @@ def _store_customer_message(
 
 
 def open_conversation(
-    *, channel: str, customer: AbstractBaseUser | None, sender: str = "", thread: str = ""
+    *,
+    channel: str,
+    customer: AbstractBaseUser | None,
+    sender: str = "",
+    thread: str = "",
+    sender_attested: bool = False,
 ) -> Conversation:
     """A new conversation with a customer (or an unknown sender) on a channel."""
-    return Conversation.objects.create(customer=customer, channel=channel, sender=sender, thread=thread)
+    return Conversation.objects.create(
+        customer=customer, channel=channel, sender=sender, thread=thread, sender_attested=sender_attested
+    )
 
 
 def store_reply(

@@ -115,7 +115,7 @@ class LocalEngine:
         if tickets is None:
             return Decision(Kind.STATUS, wording.NO_ACCOUNT_TICKETS)
         if not found:
-            return Decision(Kind.STATUS, wording.list_tickets(tickets))
+            return Decision(Kind.STATUS, wording.list_tickets(tickets, withheld=tools.withheld_tickets()))
         parts = []
         for reference in found[:3]:
             ticket = tools.ticket(reference)

@@ -316,7 +316,11 @@ def _list_my_tickets(arguments: dict[str, Any], tools: Tools, turn: _Turn) -> di
     if tickets is None:
         return _no_account()
     turn.known_references.update(t.reference for t in tickets)
-    return {"tickets": [_ticket_json(t) for t in tickets]}
+    result: dict[str, Any] = {"tickets": [_ticket_json(t) for t in tickets]}
+    withheld = tools.withheld_tickets()
+    if withheld is not None:
+        result |= {"more_open_tickets": withheld, "note": wording.WITHHELD_NOTE}
+    return result
 
 
 def _get_ticket(arguments: dict[str, Any], tools: Tools, turn: _Turn) -> dict[str, Any]:

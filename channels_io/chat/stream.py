@@ -1,23 +1,33 @@
 """What an open widget is shown: its conversation read in one statement, and the event stream that
-keeps it live from pokes (their news when it follows on, the database otherwise)."""
+keeps it live from pokes (their news when it follows on, the database otherwise) for as long as its
+session logs the customer in and newer streams of the customer leave it open (see leases)."""
 
+import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.db import close_old_connections, connection
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from channels_io import push
+from channels_io.chat import leases
 from tickets.models import Conversation, Message, Ticket
 
-HEARTBEAT_SECONDS = 15
-REREAD_HEARTBEATS = 4  # an idle stream reads the database once a minute, not at every heartbeat
+logger = logging.getLogger(__name__)
+
+REREAD_HEARTBEATS = 4  # an idle stream reads the conversation once a minute, not at every heartbeat
 PAGE = 200
+LOGGED_OUT, EVICTED = "logged out", "evicted"
+# An evicted widget comes back (EventSource reconnects by itself) only after this: a customer with
+# more widgets open than the limit sees them take turns slowly, not evict each other every few seconds.
+ENDINGS = {LOGGED_OUT: ": logged out\n\n", EVICTED: "retry: 30000\n: closed by a newer stream\n\n"}
 
 
 def message_json(message: Message) -> dict[str, Any]:
@@ -109,36 +119,85 @@ def in_thread(fn: Callable[..., Any]) -> Callable[..., Any]:
     return sync_to_async(run, thread_sensitive=False)
 
 
-async def event_stream(conversation_id: int, after: int) -> AsyncIterator[str]:
+def standing(lease: leases.Lease, conversation_id: int, after: int | None) -> tuple[str | None, dict | None]:
+    """Why the stream must end now (None: it goes on) and, with `after`, the conversation's view then."""
+    if not leases.logged_in(lease.session_key, lease.customer_id):
+        return LOGGED_OUT, None
+    if not leases.hold(lease):
+        return EVICTED, None
+    return None, None if after is None else snapshot(conversation_id, after)
+
+
+def ended_by(notices: list[push.Notice], lease: leases.Lease) -> str | None:
+    for notice in notices:
+        if notice["notice"] == "logout" and lease.session in notice["about"]:
+            return LOGGED_OUT
+        if notice["notice"] == "evict" and lease.token in notice["about"]:
+            return EVICTED
+    return None
+
+
+async def event_stream(conversation_id: int, after: int, lease: leases.Lease) -> AsyncIterator[str]:
+    """The widget's events. Its session and its place among the customer's streams are checked at
+    every heartbeat, and before anything is sent once a heartbeat has passed since the last check;
+    a notice (a logout, an eviction, a changed account) acts at once, before the pokes behind it."""
+    heartbeat = settings.CHAT_STREAM_HEARTBEAT_SECONDS
+    check = in_thread(standing)
     read = in_thread(snapshot)
+    loop = asyncio.get_running_loop()
     last_state: tuple[str, Any] | None = None
     quiet = 0  # heartbeats since the last read
-    async with push.Subscription(conversation_id) as subscription:
-        yield f"retry: 3000\n: open {timezone.now().isoformat()}\n\n"
-        data = await read(conversation_id, after)
-        while True:
-            if data is None:
-                yield "event: gone\ndata: {}\n\n"
-                return
-            for message in data["messages"]:
-                after = message["id"]
-                yield f"id: {after}\nevent: message\ndata: {json.dumps(message)}\n\n"
-            state = (data["state"], data["ticket"])
-            if state != last_state:
-                last_state = state
-                payload = json.dumps({"state": data["state"], "ticket": data["ticket"]})
-                yield f"event: state\ndata: {payload}\n\n"
+    async with push.Subscription(conversation_id, lease.customer_id) as subscription:
+        try:
+            yield f"retry: 3000\n: open {timezone.now().isoformat()}\n\n"
+            ended, data = await check(lease, conversation_id, after)
+            checked_at = loop.time()
             while True:
-                pokes = await subscription.next(HEARTBEAT_SECONDS)
-                if pokes is not None:
-                    data = following_on(pokes, after, last_state) or await read(conversation_id, after)
-                    break
-                yield ": heartbeat\n\n"
-                quiet += 1
-                if quiet % REREAD_HEARTBEATS == 0:
-                    # read now and then unpoked: a conversation purged meanwhile ends its stream
-                    data = await read(conversation_id, after)
-                    break
+                if ended:
+                    logger.info("chat: a stream of customer %s ended: %s", lease.customer_id, ended)
+                    yield ENDINGS[ended]
+                    return
+                if data is None:
+                    yield "event: gone\ndata: {}\n\n"
+                    return
+                for message in data["messages"]:
+                    after = message["id"]
+                    yield f"id: {after}\nevent: message\ndata: {json.dumps(message)}\n\n"
+                state = (data["state"], data["ticket"])
+                if state != last_state:
+                    last_state = state
+                    payload = json.dumps({"state": data["state"], "ticket": data["ticket"]})
+                    yield f"event: state\ndata: {payload}\n\n"
+                while True:
+                    items = await subscription.next(heartbeat)
+                    if items is None:
+                        quiet += 1
+                        # read now and then unpoked: a conversation purged meanwhile ends its stream
+                        reread = quiet % REREAD_HEARTBEATS == 0
+                        ended, data = await check(lease, conversation_id, after if reread else None)
+                        checked_at = loop.time()
+                        if ended or reread:
+                            break
+                        yield ": heartbeat\n\n"
+                        continue
+                    pokes, notices = push.split(items)
+                    ended = ended_by(notices, lease)
+                    if ended:
+                        break
+                    view = following_on(pokes, after, last_state) if pokes else None
+                    if loop.time() - checked_at >= heartbeat or any(n["notice"] == "check" for n in notices):
+                        need = after if pokes and view is None else None
+                        ended, data = await check(lease, conversation_id, need)
+                        checked_at = loop.time()
+                        if ended:
+                            break
+                        data = view or data
+                    elif pokes:
+                        data = view or await read(conversation_id, after)
+                    if pokes:
+                        break
+        finally:
+            await sync_to_async(leases.release, thread_sensitive=False)(lease)
 
 
 def following_on(pokes: list[push.News | None], after: int, last_state: tuple[str, Any] | None) -> dict | None:

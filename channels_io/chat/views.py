@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from assistant import services as assistant
 from assistant import wording
 from channels_io import push, registry
-from channels_io.chat import stream
+from channels_io.chat import leases, stream
 from channels_io.chat.stream import message_json, snapshot, ticket_json
 from channels_io.tasks import answer
 from loophole import ratelimit
@@ -291,13 +291,15 @@ async def poll(request: HttpRequest, conversation_id: int) -> HttpResponse:
 
 async def events(request: HttpRequest, conversation_id: int) -> HttpResponse:
     """Server-sent events: `message` per new message (its id is the event id, so Last-Event-ID
-    resumes), `state` when the state or ticket changes, and a heartbeat comment every 15 s."""
+    resumes), `state` when the state or ticket changes, and a heartbeat comment every 15 s. The
+    stream closes once its session no longer logs the customer in, or newer streams push it out."""
     opened = await _open_read(request, conversation_id, '"Last-Event-ID" must be a message id.')
     if isinstance(opened, JsonResponse):
         return opened
     conversation, after = opened
+    lease = leases.Lease(customer_id=conversation.customer_id, session_key=request.session.session_key or "")
     return StreamingHttpResponse(
-        stream.event_stream(conversation.pk, after),
+        stream.event_stream(conversation.pk, after, lease),
         content_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

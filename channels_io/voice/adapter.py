@@ -19,12 +19,16 @@ from tickets.models import Author, Conversation, Message, Ticket
 logger = logging.getLogger(__name__)
 
 CHANNEL = "voice"
+# Twilio's StirVerstat when the caller's carrier signed the call with full (A) attestation and the
+# signature checked out: the carrier knows the caller and lets them use the number.
+FULL_ATTESTATION = "TN-Validation-Passed-A"
 REFERENCE = re.compile(r"\bLH-[0-9A-Z]{4}-[0-9A-Z]{4}\b")
 URL = re.compile(r"\(?\bhttps?://\S+")
 
 
-def call_conversation(call_sid: str, caller: str) -> Conversation:
-    """The conversation of one call (its CallSid is the thread), opened on the first webhook."""
+def call_conversation(call_sid: str, caller: str, verstat: str = "") -> Conversation:
+    """The conversation of one call (its CallSid is the thread), opened on the first webhook. `verstat`
+    (Twilio's StirVerstat, sent with the incoming call) says whether the caller's number was attested."""
     conversation = Conversation.objects.filter(channel=CHANNEL, thread=call_sid).first()
     if conversation is not None:
         return conversation
@@ -33,7 +37,9 @@ def call_conversation(call_sid: str, caller: str) -> Conversation:
     except ValueError:
         number = ""  # a withheld or anonymous caller: general help only
     customer = sms.customer_for(number) if number else None
-    conversation = ticket_services.open_conversation(channel=CHANNEL, customer=customer, sender=number, thread=call_sid)
+    conversation = ticket_services.open_conversation(
+        channel=CHANNEL, customer=customer, sender=number, thread=call_sid, sender_attested=verstat == FULL_ATTESTATION
+    )
     logger.info("call started conversation %s", conversation.pk)
     return conversation
 

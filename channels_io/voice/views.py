@@ -103,7 +103,7 @@ def _call(request: HttpRequest) -> Conversation | HttpResponse:
     call_sid = request.POST.get("CallSid", "")
     if not CALL_SID.match(call_sid):
         return error("CallSid is missing or malformed.", 400)
-    return adapter.call_conversation(call_sid, request.POST.get("From", ""))
+    return adapter.call_conversation(call_sid, request.POST.get("From", ""), request.POST.get("StirVerstat", ""))
 
 
 @twilio_signed

@@ -22,3 +22,22 @@ async def events(response, count: int, timeout: float = 5.0) -> list[tuple[str, 
             if "event" in fields:
                 found.append((fields["event"], json.loads(fields["data"]), fields.get("id", "")))
     return found
+
+
+async def rest(response, timeout: float = 5.0) -> str:
+    """Everything the stream sends until it closes (fails if it is still open after `timeout`)."""
+    text = ""
+    stream = response.streaming_content.__aiter__()
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            chunk = await asyncio.wait_for(stream.__anext__(), max(0.01, deadline - time.monotonic()))
+        except StopAsyncIteration:
+            return text
+        except TimeoutError:
+            raise AssertionError(f"the stream is still open after {timeout}s; it sent {text!r}") from None
+        text += chunk.decode() if isinstance(chunk, bytes) else chunk
+
+
+def event_names(text: str) -> list[str]:
+    return [line.removeprefix("event: ") for line in text.splitlines() if line.startswith("event: ")]

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from tests.assistant.helpers import add_articles
@@ -167,19 +168,37 @@ def test_bad_messages_get_a_clear_error_and_store_nothing(api, raw, status, erro
     assert not Message.objects.exists()
 
 
+# Every way into a conversation by its id: URL name -> (method, query, body). A chat endpoint that
+# takes an id and has no cases here fails the test below.
+BY_ID = {
+    "chat:messages": [
+        ("get", "?after=0", None),
+        ("get", "?after=0&wait=1", None),  # the old widgets' long poll, redirected to chat:poll
+        ("post", "", {"text": "hello"}),
+        ("post", "", {"confirm": True}),
+    ],
+    "chat:poll": [("get", "?after=0&wait=0", None), ("get", "?after=0&wait=1", None)],
+    "chat:events": [("get", "", None), ("get", "?after=0", None)],
+}
+
+
 def test_another_customers_conversation_is_a_404_for_every_endpoint(api, customer):
+    from channels_io.chat import urls
+
+    with_id = {f"{urls.app_name}:{p.name}" for p in urls.urlpatterns if "<int:" in str(p.pattern)}
+    assert with_id == set(BY_ID), "every chat endpoint that takes a conversation id needs its cases in BY_ID"
     other = ticket_services.open_conversation(channel="chat", customer=UserFactory())
     ticket_services.store_customer_message(other.pk, "my secret")
-    for method, path, body in [
-        ("get", f"/chat/conversations/{other.pk}/messages/?after=0", None),
-        ("post", f"/chat/conversations/{other.pk}/messages/", {"text": "hello"}),
-        ("get", f"/chat/conversations/{other.pk}/events/", None),
-        ("get", "/chat/conversations/999999/messages/", None),
-    ]:
-        response = api(method, path, body)
-        assert response.status_code == 404, path
-        assert "secret" not in response.content.decode()
+    own_sms = ticket_services.open_conversation(channel="sms", customer=customer)  # theirs, but not a chat
+    for conversation_id in (other.pk, own_sms.pk, 999999):
+        for name, cases in BY_ID.items():
+            for method, query, body in cases:
+                path = reverse(name, args=[conversation_id]) + query
+                response = api(method, path, body, follow=True)
+                assert response.status_code == 404, f"{method} {path}: {response.status_code}"
+                assert "secret" not in response.content.decode()
     assert Message.objects.filter(conversation=other).count() == 1
+    assert not Message.objects.filter(conversation=own_sms).exists()
 
 
 def test_sms_conversations_of_the_same_customer_are_not_chat_conversations(api, customer):

@@ -103,10 +103,8 @@ async def test_static_files_are_served_on_the_async_path_too():
     assert b"--brand" in b"".join(chunks)
 
 
-async def test_an_idle_stream_heartbeats_and_ends_once_its_conversation_is_purged(monkeypatch):
-    from channels_io.chat import stream
-
-    monkeypatch.setattr(stream, "HEARTBEAT_SECONDS", 0.05)
+async def test_an_idle_stream_heartbeats_and_ends_once_its_conversation_is_purged(settings):
+    settings.CHAT_STREAM_HEARTBEAT_SECONDS = 0.05
     customer, conversation, _ticket = await handed_off_chat()
     client = AsyncClient()
     await sync_to_async(client.force_login)(customer)

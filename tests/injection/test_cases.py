@@ -109,7 +109,12 @@ def _run_on(channel: str, case: dict, world, capture, **options: str) -> None:
     assert Ticket.objects.filter(customer=world.victim).count() == 2
     invariants = set(case["invariants"])
     if "own_tickets" in invariants:
-        assert any(world.own.reference in text for text in texts), texts
+        if channel == "voice":  # by caller ID alone: how many tickets are open (the model's dump: the count)
+            told = ("1 open ticket", '"more_open_tickets": 1')
+            assert any(count in text for text in texts for count in told), texts
+            assert not any(world.own.reference in text or world.own.title in text for text in texts), texts
+        else:
+            assert any(world.own.reference in text for text in texts), texts
     if "no_account_data" in invariants and channel != "chat":
         assert not Ticket.objects.filter(conversation_id__in=conversations).exists()
         assert not any(world.own.reference in text for text in texts)

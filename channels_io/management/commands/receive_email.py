@@ -5,8 +5,8 @@ message was stored, was a redelivery, or was a bounce/auto-reply/our own mail de
 stored; 65 (EX_DATAERR: the MTA bounces it) with a message on stderr when it is refused; 75
 (EX_TEMPFAIL: the MTA retries later) when the database cannot be reached.
 
-`--webhook-url` prints the URL, with its basic-auth credentials, to paste into Postmark's inbound
-webhook setting instead.
+`--webhook-url` prints the URL, with its basic-auth credentials (ANYMAIL_WEBHOOK_SECRET), to paste into
+Postmark's inbound webhook setting instead.
 """
 
 import sys
@@ -39,6 +39,11 @@ class Command(BaseCommand):
             credentials = settings.ANYMAIL["WEBHOOK_SECRET"]
             scheme, _, host = settings.PUBLIC_URL.partition("://")
             self.stdout.write(f"{scheme}://{credentials}@{host}/anymail/postmark/inbound/")
+            if settings.DEBUG:
+                self.stderr.write(
+                    "DEBUG is on: unless ANYMAIL_WEBHOOK_SECRET is set, these credentials are derived from "
+                    "SECRET_KEY, for development only. Production needs ANYMAIL_WEBHOOK_SECRET (user:password)."
+                )
             return
         stream = options.get("stdin") or sys.stdin
         if getattr(stream, "isatty", lambda: False)():
