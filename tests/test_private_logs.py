@@ -22,6 +22,7 @@ from tests.channels_io.email.conftest import (  # noqa: F401 - fixtures
     anna,
     deliver_mail,
     eml,
+    our_mta,
     post_webhook,
     postmark_payload,
     webhook_auth,
