@@ -172,6 +172,7 @@ STATUS_REQUEST = re.compile(
     r"\b(has|did|have) (anyone|someone|somebody|the team|your team|you)( guys)?( actually| already| even| yet)? "
     r"(answered|replied|responded|looked at|looked into|read|seen|got back)\b|"
     r"\b(did|has) my " + _ABOUT + r" (go through|get through|arrive|reach)\b|"
+    r"\b(hear|heard|hearing) back (on|about|regarding) (the |my |our )?" + _ABOUT + r"\b|"
     r"\bchecking (in )?on (the|my) " + _ABOUT + r"\b"
 )
 _SMALLTALK = {
@@ -257,7 +258,9 @@ FACTS: dict[str, re.Pattern[str]] = {
         re.I,
     ),
     "references": re.compile(
-        r"\b(?:inv|invoice|order|ord|receipt|txn|transaction)[\s#:\-]*[a-z0-9\-]*\d[a-z0-9\-]*\b", re.I
+        # Bounded runs: a long "invoice 111…1_" costs a constant per keyword, not the rest of the text.
+        r"\b(?:inv|invoice|order|ord|receipt|txn|transaction)[\s#:\-]{0,5}[a-z0-9\-]{0,30}\d[a-z0-9\-]{0,30}\b",
+        re.I,
     ),
     "devices": re.compile(
         r"\b(?:iphone(?: \d+)?|ipad|android|pixel(?: \d+)?|samsung(?: galaxy)?(?: s\d+)?|mac(?:book)?|windows(?: \d+)?|"
@@ -293,7 +296,7 @@ def smalltalk_kind(text: str) -> str:
 
 # Order, invoice, membership and tracking numbers, promo codes and card endings, as the customer gave them.
 _CODE = re.compile(
-    r"\b[A-Z]{1,5}-[0-9][0-9A-Z-]{2,18}\b|\b[A-Z]{1,5}-[A-Z0-9]*[0-9][A-Z0-9]*\b"
+    r"\b[A-Z]{1,5}-[0-9][0-9A-Z-]{2,18}\b|\b[A-Z]{1,5}-[A-Z0-9]{0,20}[0-9][A-Z0-9]{0,20}\b"
     r"|\b(?=[A-Za-z]*[0-9])(?=[0-9]*[A-Za-z])[A-Za-z0-9]{5,16}\b"
     r"|(?<=ending )[0-9]{4}\b|(?<=ending in )[0-9]{4}\b|\b[0-9]{6,16}\b"
 )

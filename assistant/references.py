@@ -2,7 +2,8 @@
 
 Our IDs are eight characters like an order, invoice, card, tracking or promo code, so an ID without
 the LH prefix counts only when the message says it is a ticket's ("ticket 7K3M-QX9P", "7K3MQX9P is
-my case number") or is nothing but the ID. With the prefix ("LH-7K3M-QX9P", "lh 7k3m qx9p",
+my case number") or is nothing but the ID; one of letters alone only in capitals, as we write it
+("answered my ticket" is a word). With the prefix ("LH-7K3M-QX9P", "lh 7k3m qx9p",
 "L H seven K three M ...") it always counts. Every pattern here is linear in its input.
 """
 
@@ -118,6 +119,8 @@ def _typed(text: str) -> list[str]:
             if _cue(before) != "other":
                 found.append(reference)
             continue
+        if code.isalpha() and not text[start:end].isupper():
+            continue  # a word ("has anyone answered my ticket"): IDs are written in capitals
         cue = _cue(before) or _cue(after)
         if cue == "ticket":
             found.append(reference)

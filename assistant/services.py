@@ -28,10 +28,10 @@ from assistant.engines.base import (
     Turn,
 )
 from assistant.engines.local import LocalEngine
-from assistant.tools import CustomerTools, tools_for
+from assistant.tools import CustomerTools, known_customer, tools_for
 from tickets import services as ticket_services
 from tickets import statements
-from tickets.models import Author, Conversation, ConversationState, Message, Ticket
+from tickets.models import REOPENED, Author, Conversation, ConversationState, Message, Ticket
 
 logger = logging.getLogger(__name__)
 
@@ -172,6 +172,7 @@ def respond(
     conversation = message.conversation
     if message.author != Author.CUSTOMER:
         raise ValueError(f"message {message_id} is not a customer message")
+    customer_known = known_customer(conversation) is not None  # read with the message: no query
     again = message.handled_at is not None
     preface = ""
     if again:
@@ -193,7 +194,7 @@ def respond(
         text=message.text,
         history=_history(message),
         channel=conversation.channel,
-        customer_known=conversation.customer_id is not None,
+        customer_known=customer_known,
     )
     said = [turn.text for turn in request.history if turn.author == Author.CUSTOMER] + [message.text]
     decision = _decide(engine or get_engine(), request, tools_for(conversation, said))
@@ -208,7 +209,7 @@ def respond(
                 return _existing_reply(message)  # answered again meanwhile, or the conversation moved on
             Message.objects.filter(pk=fallback.pk).update(reply_to=None)
             logger.info("message %s answered again after a fallback (%s)", message_id, decision.engine)
-            return _apply(decision, message, conversation)
+            return _apply(decision, message, conversation, customer_known=customer_known)
         conversation = _lock(conversation.pk)
         if not _claim(message):
             return _existing_reply(message)
@@ -217,7 +218,7 @@ def respond(
             gated = _gate(message, conversation, hands_off=hands_off)
             if gated is not None:
                 return gated
-        return _apply(decision, message, conversation, preface=preface)
+        return _apply(decision, message, conversation, customer_known=customer_known, preface=preface)
 
 
 def _degraded(decision: Decision) -> bool:
@@ -250,6 +251,8 @@ def _gate(message: Message, conversation: Conversation, *, hands_off: bool) -> R
     """Replies decided by code alone: hand-off, and the answer to an offer. None: ask the engine.
     The conversation is locked (by _lock, with its ticket)."""
     if hands_off and _has_ticket(conversation):
+        if message.kind == REOPENED:
+            return _store(conversation, message, Outcome.REOPENED, _reopened(conversation))
         Message.objects.filter(pk=message.pk).update(handled_at=message.created_at)
         return Reply(Outcome.HANDED_OFF, "")
     if conversation.state != ConversationState.TICKET_OFFERED:
@@ -277,10 +280,23 @@ def _gate(message: Message, conversation: Conversation, *, hands_off: bool) -> R
     return _store(conversation, message, Outcome.CREATED, text, ticket_reference=ticket.reference)
 
 
-def _apply(decision: Decision, message: Message, conversation: Conversation, *, preface: str = "") -> Reply:
+def _reopened(conversation: Conversation) -> str:
+    """What the customer is told when their message reopened the conversation's ticket."""
+    ticket_id = conversation.ticket_pk  # type: ignore[attr-defined]
+    reference = Ticket.objects.values_list("reference", flat=True).get(pk=ticket_id)
+    return wording.reopened_text(reference, conversation.channel)
+
+
+def _apply(
+    decision: Decision, message: Message, conversation: Conversation, *, customer_known: bool, preface: str = ""
+) -> Reply:
+    """Store the engine's decision. `customer_known`: the conversation's customer is a verified account
+    (an offer to anyone else is answered with how to get one)."""
     if not decision.text.replace("\x00", "").strip() and decision.kind != Kind.OFFER:
         logger.warning("engine %s gave an empty reply in conversation %s", decision.engine, conversation.pk)
         decision = Decision(Kind.FALLBACK, wording.FALLBACK)
+    if message.kind == REOPENED and decision.kind != Kind.OFFER:
+        preface = f"{_reopened(conversation)} {preface}".strip()  # and the engine's answer follows
     if preface and decision.kind != Kind.OFFER:
         decision = replace(decision, text=f"{preface} {decision.text.strip()}".strip())
     outcome = _OUTCOME_OF[decision.kind]
@@ -288,15 +304,19 @@ def _apply(decision: Decision, message: Message, conversation: Conversation, *, 
         # Made without the model: stored as a fallback, which the sweeper has the model answer later.
         kind = Outcome.FALLBACK if _degraded(decision) else outcome
         return _store(conversation, message, outcome, decision.text, decision.links, kind=kind)
-    if conversation.customer_id is None:
+    if not customer_known:
         return _store(conversation, message, Outcome.ANSWERED, wording.NO_ACCOUNT_OFFER)
     existing = Ticket.objects.get(pk=conversation.ticket_pk) if _has_ticket(conversation) else None  # type: ignore[attr-defined]
     if existing is not None:
         text = (
             f"Your ticket {existing.reference} from this conversation is already with the Loophole team, and "
-            "they can see this message. For a different topic, start a new conversation."
+            "they can see this message."
         )
-        return _store(conversation, message, Outcome.ANSWERED, text)
+        if message.kind == REOPENED:
+            text = wording.reopened_text(existing.reference, conversation.channel)
+        return _store(
+            conversation, message, Outcome.ANSWERED, f"{text} For a different topic, start a new conversation."
+        )
     draft = _valid_draft(decision.draft) or _valid_draft(_fallback_draft(message))
     reply = _store(conversation, message, Outcome.OFFERED, decision.text.strip() or wording.offer_text(decision.reason))
     conversation.state = ConversationState.TICKET_OFFERED

@@ -23,6 +23,8 @@ CALLER_ID_CHANNELS = frozenset({"voice"})
 
 
 def ticket_view(ticket: Ticket) -> TicketView:
+    """The engines' view of a ticket read with selectors.with_latest_reply."""
+    reply = selectors.latest_reply(ticket)
     return TicketView(
         reference=ticket.reference,
         title=ticket.title,
@@ -30,6 +32,8 @@ def ticket_view(ticket: Ticket) -> TicketView:
         created_at=f"{ticket.created_at:%Y-%m-%d}",
         resolved_at=f"{ticket.resolved_at:%Y-%m-%d}" if ticket.resolved_at else "",
         action_taken=ticket.action_taken if ticket.resolved_at else "",
+        latest_reply=reply.text if reply else "",
+        latest_reply_at=f"{reply.at:%Y-%m-%d}" if reply else "",
     )
 
 
@@ -61,7 +65,7 @@ class CustomerTools:
         tickets = selectors.tickets_for(self._customer)
         if self._limit is not None:
             tickets = tickets.filter(self._limit.readable())
-        return [ticket_view(t) for t in tickets[:10]]
+        return [ticket_view(t) for t in selectors.with_latest_reply(tickets)[:10]]
 
     def withheld_tickets(self) -> int | None:
         """None when my_tickets() is the customer's whole list; else how many open tickets it leaves out."""
@@ -82,11 +86,21 @@ class CustomerTools:
         return settings.PUBLIC_URL + reverse("help:article", args=[slug])
 
 
+def known_customer(conversation: Conversation) -> AbstractBaseUser | None:
+    """The conversation's customer, once their email address is verified; else None, an unknown sender:
+    general help only, no ticket data and no ticket. No query when the customer was read with it."""
+    customer = conversation.customer
+    if customer is None or getattr(customer, "email_verified_at", None) is None:
+        return None
+    return customer
+
+
 def tools_for(conversation: Conversation, said: Iterable[str]) -> CustomerTools:
     """The look-ups for a reply in `conversation`, whose customer has said `said` in it so far."""
+    customer = known_customer(conversation)
     if conversation.channel in CALLER_ID_CHANNELS and not (
         conversation.sender_attested and settings.VOICE_TRUST_STIR_ATTESTATION
     ):
         named = frozenset(reference for text in said for reference in references.find_references(text))
-        return CustomerTools(conversation.customer, NamedOnly(conversation.pk, named))
-    return CustomerTools(conversation.customer)
+        return CustomerTools(customer, NamedOnly(conversation.pk, named))
+    return CustomerTools(customer)

@@ -55,9 +55,18 @@ def offer_text(reason: str) -> str:
     return f"{lead} {OFFER_QUESTION}"
 
 
+def reply_text(ticket: TicketView) -> str:
+    """The team's latest reply on a ticket, or that nobody has replied yet ("" for a resolved one)."""
+    if ticket.latest_reply:
+        return f"The team's latest reply, on {ticket.latest_reply_at}: \u201c{ticket.latest_reply}\u201d"
+    return "" if ticket.resolved_at else "Nobody from the team has replied yet."
+
+
 def describe_ticket(ticket: TicketView) -> str:
     meaning = STATUS_MEANING.get(ticket.status, "")
     text = f"Ticket {ticket.reference}, \u201c{ticket.title}\u201d, is {ticket.status}: {meaning}."
+    if reply := reply_text(ticket):
+        text += f" {reply}"
     if ticket.resolved_at:
         text += f" It was resolved on {ticket.resolved_at}. Action taken: {ticket.action_taken}"
     return text
@@ -70,7 +79,9 @@ def list_tickets(tickets: list[TicketView], withheld: int | None = None) -> str:
         return "\n".join([*listed, withheld_text(withheld, more=bool(tickets))]).strip()
     if not tickets:
         return "You don't have any support tickets."
-    lines = [f"- {t.reference}: {t.title} ({t.status})" for t in tickets[:5]]
+    lines = [
+        f"- {t.reference}: {t.title} ({t.status})" + (f". {r}" if (r := reply_text(t)) else "") for t in tickets[:5]
+    ]
     more = f"\n…and {len(tickets) - 5} more." if len(tickets) > 5 else ""
     resolved = [t for t in tickets[:5] if t.resolved_at]
     details = "".join(
@@ -96,6 +107,12 @@ WITHHELD_NOTE = (
     "more_open_tickets counts the others. Tell them that number and that they can say a ticket's ID to "
     "hear about it; say nothing else about those tickets."
 )
+
+
+def reopened_text(reference: str, channel: str) -> str:
+    """Said when the customer's message reopened their resolved ticket."""
+    where = "by text message or email" if channel == "voice" else "here"  # a call's staff replies go by SMS or email
+    return f"Your ticket {reference} is open again; our team will reply {where}."
 
 
 def created_text(reference: str, title: str, summary: str, hands_off: bool) -> str:

@@ -1,4 +1,4 @@
-"""The retention purge at 1M tickets: our purge_closed_tickets() beside one raw cascading DELETE.
+"""The retention purge at 1M tickets: our purge_closed_tickets() beside raw cascading DELETEs.
 
 usage (from the project root, PostgreSQL only):
     DATABASE_URL=postgres://bench@127.0.0.1:55432/loophole_bench .venv/bin/python bench/purge.py [--keep]
@@ -8,11 +8,15 @@ The database named by DATABASE_URL is migrated and seeded once (see bench/_commo
 each run copies it twice (CREATE DATABASE ... TEMPLATE) and measures
   (a) tickets.services.purge_closed_tickets() in a fresh Python process on the first copy:
       wall time and that process's peak RSS;
-  (b) one DELETE FROM tickets_conversation on the second copy, whose foreign keys were changed to
-      ON DELETE CASCADE: what PostgreSQL alone needs for the same rows.
+  (b) DELETE FROM tickets_conversation on the second copy, whose foreign keys were changed to
+      ON DELETE CASCADE: the due tickets' conversations, then those without a ticket whose last
+      message is as old: what PostgreSQL alone needs for the same rows.
 Both use the seed's reference time as "now", so the same 100k tickets are due whatever the date.
 Then it checks that the purged copy holds exactly the seed's other 900k tickets, untouched, with
 their conversations, messages and events (row fingerprints), and that the raw copy matches it.
+The seed has no conversation without a ticket and no admin log entry: the purge still looks for
+them (one walk over the conversations; one indexed DELETE of log entries per batch), and the
+counts it reports for them are checked, but neither side deletes any.
 Prints one `metric: value unit` line per figure. --keep leaves the two copies for inspection.
 """
 
@@ -37,6 +41,15 @@ RATIO_TARGET = 3.0
 PURGED_TABLES = ["tickets_conversation", "tickets_ticket", "tickets_message", "tickets_ticketevent"]
 
 DUE_TICKETS = "SELECT id, conversation_id FROM tickets_ticket WHERE status = 'resolved' AND resolved_at <= %(cutoff)s"
+DUE_TICKETLESS = (
+    "SELECT c.id FROM tickets_conversation c WHERE c.last_message_at <= %(cutoff)s "
+    "AND NOT EXISTS (SELECT 1 FROM tickets_ticket t WHERE t.conversation_id = c.id)"
+)
+# `due` (tickets) and `due_conversations` (theirs and those without a ticket) for the queries below.
+DUE = (
+    f"WITH due AS MATERIALIZED ({DUE_TICKETS}), "
+    f"due_conversations AS MATERIALIZED (SELECT conversation_id AS id FROM due UNION ALL {DUE_TICKETLESS}) "
+)
 
 # Fingerprints (row count, sum of row hashes) of what must survive. On the seed they are taken
 # over the rows that are not due; on a purged copy over whole tables: equal means nothing else
@@ -49,16 +62,24 @@ KEPT = {
 }
 NOT_DUE = {
     "tickets": "WHERE t.id NOT IN (SELECT id FROM due)",
-    "conversations": "WHERE c.id NOT IN (SELECT conversation_id FROM due)",
-    "messages": "WHERE m.conversation_id NOT IN (SELECT conversation_id FROM due)",
+    "conversations": "WHERE c.id NOT IN (SELECT id FROM due_conversations)",
+    "messages": "WHERE m.conversation_id NOT IN (SELECT id FROM due_conversations)",
     "events": "WHERE e.ticket_id NOT IN (SELECT id FROM due)",
 }
-DUE_COUNTS = """
-    WITH due AS MATERIALIZED ({due})
+DUE_COUNTS = (
+    DUE
+    + """
     SELECT (SELECT count(*) FROM due),
-           (SELECT count(*) FROM tickets_message WHERE conversation_id IN (SELECT conversation_id FROM due)),
-           (SELECT count(*) FROM tickets_ticketevent WHERE ticket_id IN (SELECT id FROM due))
+           (SELECT count(*) FROM due_conversations) - (SELECT count(*) FROM due),
+           (SELECT count(*) FROM tickets_message WHERE conversation_id IN (SELECT id FROM due_conversations)),
+           (SELECT count(*) FROM tickets_ticketevent WHERE ticket_id IN (SELECT id FROM due)),
+           (SELECT count(*) FROM django_admin_log l JOIN django_content_type ct ON ct.id = l.content_type_id
+             WHERE ct.app_label = 'tickets'
+               AND (ct.model = 'ticket' AND l.object_id IN (SELECT id::text FROM due)
+                    OR ct.model = 'conversation' AND l.object_id IN (SELECT id::text FROM due_conversations)))
 """
+)
+COUNTED = ("tickets", "ticketless_conversations", "messages", "events", "log_entries")
 
 
 def run_purge(url: str, now: str) -> None:
@@ -84,15 +105,18 @@ def run_purge(url: str, now: str) -> None:
                 "cutoff": purge_cutoff(reference_now).isoformat(),
                 "tickets": result.tickets,
                 "conversations": result.conversations,
+                "ticketless_conversations": result.ticketless_conversations,
                 "messages": result.messages,
                 "events": result.events,
+                "log_entries": result.log_entries,
             }
         )
     )
 
 
 def raw_cascade_delete(url: str, cutoff: datetime) -> tuple[float, int]:
-    """ON DELETE CASCADE on the copy's foreign keys, then one DELETE of the due conversations."""
+    """ON DELETE CASCADE on the copy's foreign keys, then one DELETE of the due tickets' conversations
+    and one of the due conversations without a ticket."""
     import psycopg
 
     with psycopg.connect(common.libpq(url), autocommit=True) as c:
@@ -121,29 +145,30 @@ def raw_cascade_delete(url: str, cutoff: datetime) -> tuple[float, int]:
                 [cutoff],
             )
             deleted = cur.rowcount
+            cur = c.execute(f"DELETE FROM tickets_conversation WHERE id IN ({DUE_TICKETLESS})", {"cutoff": cutoff})
+            deleted += cur.rowcount
         return time.perf_counter() - t, deleted
 
 
 def fingerprints(url: str, cutoff: datetime, *, of_kept_rows: bool) -> dict[str, tuple[int, int]]:
     import psycopg
 
-    due = DUE_TICKETS.replace("%(cutoff)s", "%s")
     out = {}
     with psycopg.connect(common.libpq(url)) as c:
         for name, sql in KEPT.items():
             if of_kept_rows:
-                query = f"WITH due AS MATERIALIZED ({due}) " + sql.format(where=NOT_DUE[name])
-                out[name] = tuple(c.execute(query, [cutoff]).fetchone())
+                query = DUE + sql.format(where=NOT_DUE[name])
+                out[name] = tuple(c.execute(query, {"cutoff": cutoff}).fetchone())
             else:
                 out[name] = tuple(c.execute(sql.format(where="")).fetchone())
     return out
 
 
-def due_counts(url: str, cutoff: datetime) -> tuple[int, int, int]:
+def due_counts(url: str, cutoff: datetime) -> tuple[int, ...]:
     import psycopg
 
     with psycopg.connect(common.libpq(url)) as c:
-        return tuple(c.execute(DUE_COUNTS.format(due=DUE_TICKETS.replace("%(cutoff)s", "%s")), [cutoff]).fetchone())
+        return tuple(c.execute(DUE_COUNTS, {"cutoff": cutoff}).fetchone())
 
 
 def main() -> None:
@@ -185,20 +210,23 @@ def main() -> None:
         common.metric("purge_seconds", purge["seconds"], "s")
         common.metric("purge_peak_rss", purge["rss_peak_mb"], "MB")
         common.metric("purge_rss_growth", purge["rss_peak_mb"] - purge["rss_before_mb"], "MB")
-        for kind in ("tickets", "conversations", "messages", "events"):
+        for kind in ("tickets", "conversations", "ticketless_conversations", "messages", "events", "log_entries"):
             common.metric(f"purge_deleted_{kind}", purge[kind], "rows")
         common.metric("raw_cascade_delete_seconds", raw_s, "s")
         common.metric("raw_cascade_deleted_conversations", raw_deleted, "rows")
         ratio = purge["seconds"] / raw_s
         common.metric("purge_ratio_to_raw", ratio, "x")
 
-        expected = dict(zip(("tickets", "messages", "events"), due_counts(url, cutoff), strict=True))
+        expected = dict(zip(COUNTED, due_counts(url, cutoff), strict=True))
         kept = fingerprints(url, cutoff, of_kept_rows=True)
         after_purge = fingerprints(purge_url, cutoff, of_kept_rows=False)
         after_raw = fingerprints(raw_url, cutoff, of_kept_rows=False)
         problems = [f"{k}: expected {v} deleted, purge says {purge[k]}" for k, v in expected.items() if purge[k] != v]
-        if purge["conversations"] != expected["tickets"]:
-            problems.append(f"conversations: expected {expected['tickets']}, purge says {purge['conversations']}")
+        if purge["conversations"] != expected["tickets"] + expected["ticketless_conversations"]:
+            problems.append(
+                f"conversations: expected {expected['tickets'] + expected['ticketless_conversations']}, "
+                f"purge says {purge['conversations']}"
+            )
         problems += [f"{k} after purge differ from the seed's kept rows" for k in kept if after_purge[k] != kept[k]]
         problems += [
             f"{k} after the raw delete differ from the seed's kept rows" for k in kept if after_raw[k] != kept[k]

@@ -10,6 +10,7 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from channels_io import push, registry
+from channels_io.chat import away
 from channels_io.chat.leases import session_digest
 from channels_io.chat.stream import message_json
 from channels_io.delivery import deliver
@@ -33,6 +34,8 @@ def poke_on_ticket(sender: Any, ticket_id: int, conversation_id: int, **kwargs: 
 def deliver_staff_reply(sender: Any, message_id: int, channel: str, **kwargs: Any) -> None:
     if registry.get(channel).sender is not None:  # a chat reply reaches the widget by the push alone
         enqueue_on_commit(deliver, message_id)
+    elif channel == away.CHANNEL and settings.CHAT_AWAY_EMAIL_AFTER == 0:
+        enqueue_on_commit(away.claim_away_reply, message_id)  # else the beat sweeper claims it when due
 
 
 @receiver(user_logged_out)

@@ -35,6 +35,9 @@ class UserManager(BaseUserManager["User"]):
         return self.get(email__iexact=(username or "").strip())
 
     def create_user(self, email: str, password: str | None = None, **extra: object) -> "User":
+        """An account whose address counts as verified (made by an operator or a trusted product), unless
+        `email_verified_at=None` is given. Sign-up leaves it unset until its link is followed."""
+        extra.setdefault("email_verified_at", timezone.now())
         if not email:
             raise ValueError("A user needs an email address")
         user = self.model(email=self.normalize_email(email).lower(), **extra)
@@ -55,6 +58,20 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(default=False, help_text="Can log in to the staff admin.")
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
+    # Until set, the customer is an unknown sender on every channel: general help, no ticket data, no ticket.
+    email_verified_at = models.DateTimeField(
+        "email verified at", null=True, blank=True, help_text="Empty until the customer follows the link we mail."
+    )
+    # The host product's user id (the `sub` of its signed widget token): the embedded widget finds
+    # the account by this, never by the address alone.
+    product_user_id = models.CharField(
+        "product user id",
+        max_length=255,
+        unique=True,
+        null=True,
+        blank=True,
+        help_text="Set when the account came from the company's product through the embedded widget.",
+    )
 
     objects = UserManager()
 
@@ -78,6 +95,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     def save(self, *args: object, **kwargs: object) -> None:
         self.email = self.email.strip().lower()
         super().save(*args, **kwargs)
+
+    @property
+    def has_verified_email(self) -> bool:
+        return self.email_verified_at is not None
 
     def get_full_name(self) -> str:
         return self.name or self.email

@@ -173,6 +173,9 @@ try:
 except (KeyError, ValueError, ImproperlyConfigured) as exc:
     raise ImproperlyConfigured(f"EMAIL_URL is not an email URL (smtp://… or smtp+tls://…): {exc}") from exc
 EMAIL_TIMEOUT = 20
+# Seconds a worker may spend reading one inbound mail (the parsing steps check it; Celery's soft and
+# hard time limits back it on a prefork worker). A mail not read in time is kept, marked, answered.
+INBOUND_EMAIL_PARSE_SECONDS = 10
 
 # Inbound email: Postmark's inbound webhook through django-anymail at /anymail/postmark/inbound/, behind
 # HTTP basic auth. ANYMAIL_WEBHOOK_SECRET is its "user:password", required when DEBUG is off. In
@@ -267,6 +270,57 @@ SMS_FILE_PATH = env.str("SMS_FILE_PATH", default=str(BASE_DIR / "sms-messages"))
 # line, a reassigned number), and only US carriers sign calls at all.
 VOICE_TRUST_STIR_ATTESTATION = False
 
+# Customers may create accounts at /accounts/signup/ (the address verified by a mailed link). Off: the
+# page is a 404 and accounts come from staff, an operator or the host product only.
+SIGNUP_ENABLED = _bool("SIGNUP_ENABLED", True)
+
+# The widget on the host product's pages: the origins whose pages may embed it (its frame's
+# frame-ancestors), and the HS256 secret with which the product signs its user's identity token
+# (POST /chat/identify/). Empty: our own pages only; no secret: no embedded identity.
+_HOST_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-:")
+
+
+def _origins(name: str) -> tuple[str, ...]:
+    origins = []
+    for raw in env.str(name, default="").split(","):
+        origin = raw.strip()
+        if not origin:
+            continue
+        parts = urlsplit(origin)
+        try:
+            port = parts.port
+        except ValueError:
+            port = -1
+        if (
+            parts.scheme not in {"http", "https"}
+            or not parts.hostname
+            or port == -1
+            or parts.path
+            or parts.query
+            or parts.fragment
+            or parts.username is not None
+            or parts.password is not None
+            or not set(parts.hostname) <= _HOST_CHARACTERS  # the origin goes into a CSP header as it is
+        ):
+            raise ImproperlyConfigured(
+                f"{name} must be origins like https://app.example.com[:port] separated by commas, not {origin!r}"
+            )
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        default_port = 443 if parts.scheme == "https" else 80
+        origins.append(f"{parts.scheme}://{host}" + (f":{port}" if port not in (None, default_port) else ""))
+    return tuple(origins)
+
+
+WIDGET_ALLOWED_ORIGINS = _origins("WIDGET_ALLOWED_ORIGINS")
+WIDGET_JWT_SECRET = env.str("WIDGET_JWT_SECRET", default="")
+if WIDGET_JWT_SECRET and len(WIDGET_JWT_SECRET.encode()) < 32:
+    raise ImproperlyConfigured("WIDGET_JWT_SECRET must be at least 32 bytes long (HS256 needs a 256-bit key)")
+if WIDGET_ALLOWED_ORIGINS and _public.scheme == "https":
+    # The widget's frame may sit on another site than the page around it: its session and CSRF
+    # cookies must still be sent from inside that frame, which browsers allow for Secure ones only.
+    SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = "None"
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+
 # Product rules.
 TICKET_RETENTION_DAYS = 30
 PURGE_BATCH_SIZE = 1000
@@ -274,6 +328,8 @@ PURGE_BATCH_SIZE = 1000
 # Open chat event streams: at most this many per customer (one more closes the oldest), each
 # checking its session and its place at every heartbeat (a constant, seconds).
 CHAT_STREAMS_PER_CUSTOMER = _whole_number("CHAT_STREAMS_PER_CUSTOMER", 10, 1, 1000)
+# Seconds after which a staff chat reply the customer was not shown goes by email (0: at once).
+CHAT_AWAY_EMAIL_AFTER = _whole_number("CHAT_AWAY_EMAIL_AFTER", 120, 0, 7 * 24 * 3600)
 CHAT_STREAM_HEARTBEAT_SECONDS: float = 15
 
 # Abuse limits (constants, not variables). Per client IP (REMOTE_ADDR: the client loophole.proxies
@@ -288,6 +344,13 @@ LOGIN_FAILURES_PER_ACCOUNT = 5
 LOGIN_FAILURES_PER_IP = 20
 LOGIN_FAILURE_WINDOW = 15 * 60  # seconds
 LOGIN_LOCKOUT_SECONDS = 15 * 60  # not shorter than the window: a lock outlasts the failures behind it
+# Account mail (sign-up, password reset, a new verification link): per client IP and per address
+# (counted as the log-in lock-out counts accounts) within the window; one more is refused with a 429.
+ACCOUNT_MAIL_PER_IP = 20
+ACCOUNT_MAIL_PER_ADDRESS = 5
+ACCOUNT_MAIL_WINDOW = 60 * 60  # seconds
+EMAIL_VERIFICATION_TIMEOUT = 3 * 24 * 60 * 60  # seconds a sign-up's verification link works
+PASSWORD_RESET_TIMEOUT = 24 * 60 * 60  # seconds a password reset link works (Django's setting)
 # Only our own origin: the widget is one static script, styles are static files, no inline code.
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; font-src 'self'; "

@@ -30,6 +30,9 @@ def home(request: HttpRequest) -> HttpResponse:
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """JSON for the widget's endpoints, Django's page everywhere else."""
+    if request.path == "/chat/identify/":
+        message = "Send the token from the widget's own frame: load the widget with its <script> tag."
+        return JsonResponse({"error": message}, status=403)
     if request.path.startswith("/chat/"):
         return JsonResponse({"error": "Your session expired. Reload the page and try again."}, status=403)
     from django.views.csrf import csrf_failure as default_failure

@@ -231,3 +231,33 @@ def smtp_server(settings) -> Iterator[SMTPRecorder]:
     settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
     yield recorder
     controller.stop()
+
+
+@pytest.fixture
+def browser(django_capture_on_commit_callbacks: Any) -> Callable[..., Any]:
+    """browser(ip): a test client from that address whose POSTs run the work they queue on commit (mail
+    tasks), as a real commit would."""
+    from django.test import Client
+
+    class Browser(Client):
+        def post(self, *args: Any, **kwargs: Any) -> Any:
+            with django_capture_on_commit_callbacks(execute=True):
+                return super().post(*args, **kwargs)
+
+    def make(ip: str = "198.51.100.7") -> Client:
+        return Browser(REMOTE_ADDR=ip)
+
+    return make
+
+
+@pytest.fixture
+def hour() -> Iterator[Any]:
+    """A clock stopped at the start of an hour: the account mail limits count per hour-long window."""
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    start = timezone.now().replace(minute=0, second=1, microsecond=0) + timedelta(hours=1)
+    with time_machine.travel(start, tick=False) as clock:
+        yield clock

@@ -20,8 +20,11 @@ PRODUCT_VARIABLES = frozenset(
         "ALLOWED_HOSTS",
         "TRUSTED_PROXIES",
         "CHAT_STREAMS_PER_CUSTOMER",
+        "CHAT_AWAY_EMAIL_AFTER",
+        "SIGNUP_ENABLED",
+        "WIDGET_ALLOWED_ORIGINS",
+        "WIDGET_JWT_SECRET",
         "EMAIL_AUTHSERV_ID",  # the project's own: the mail server whose Authentication-Results count
         "ANYMAIL_WEBHOOK_SECRET",  # the project's own, in anymail's name: the inbound email webhook's user:password
     }
 )
-

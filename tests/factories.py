@@ -2,6 +2,7 @@
 
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from tickets import services
 from tickets.models import Conversation, Ticket
@@ -16,6 +17,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     email = factory.Sequence(lambda n: f"customer{n}@example.com")
     name = factory.Faker("name")
+    email_verified_at = factory.LazyFunction(timezone.now)  # UserFactory(email_verified_at=None): not yet
     password = factory.PostGenerationMethodCall("set_password", PASSWORD)
 
     @factory.post_generation

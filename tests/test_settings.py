@@ -158,3 +158,25 @@ def test_streams_per_customer_comes_from_the_environment(raw, expected):
     )
     assert result.returncode == 0, result.stderr
     assert int(result.stdout) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("", 120), ("0", 0), ("604800", 604800)], ids=["unset", "at-once", "most"]
+)
+def test_chat_away_email_after_comes_from_the_environment(raw, expected):
+    clean = {k: v for k, v in os.environ.items() if k not in NAMES}
+    clean.update(CHAT_AWAY_EMAIL_AFTER=raw, DJANGO_SETTINGS_MODULE="loophole.settings")
+    probe = "import django; from django.conf import settings; django.setup(); print(settings.CHAT_AWAY_EMAIL_AFTER)"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) == expected
+
+
+@pytest.mark.parametrize("raw", ["-1", "two", "1.5", " 5", "604801", "9" * 30], ids=lambda raw: repr(raw)[1:-1])
+def test_a_bad_chat_away_email_after_fails_at_start_up_naming_it(raw):
+    result = load(CHAT_AWAY_EMAIL_AFTER=raw)
+    assert result.returncode != 0
+    last = result.stderr.splitlines()[-1]
+    assert "ImproperlyConfigured" in last and "CHAT_AWAY_EMAIL_AFTER" in last and "0 to 604800" in last

@@ -52,6 +52,15 @@ class AssigneeFilter(admin.SimpleListFilter):
         return queryset
 
 
+def _actor(event: TicketEvent, ticket: Ticket) -> str:
+    """Who made a move: the assistant (no actor), the customer (a reply, a reopening) or a staff member."""
+    if event.actor is None:
+        return "Loophole AI"
+    if event.actor_id == ticket.customer_id:
+        return f"the customer ({event.actor.get_username()})"
+    return event.actor.get_username()
+
+
 @admin.register(Ticket)
 class TicketAdmin(admin.ModelAdmin):
     form = TicketAdminForm
@@ -127,7 +136,7 @@ class TicketAdmin(admin.ModelAdmin):
             (
                 (
                     e.created_at.strftime("%Y-%m-%d %H:%M UTC"),
-                    e.actor.get_username() if e.actor else "Loophole AI",
+                    _actor(e, ticket),
                     e.get_kind_display(),
                     f": {Status(e.old_status).label if e.old_status else '—'} -> {Status(e.new_status).label}"
                     if e.new_status

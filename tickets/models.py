@@ -66,6 +66,10 @@ class Conversation(models.Model):
     # The newest message's id, written with it under the conversation's lock: each new message knows
     # the one before it, so a live widget can tell it has missed none (0: not known, read the rows).
     last_message_id = models.BigIntegerField(default=0, db_default=0)
+    # Chat: the newest staff reply an open widget was shown, and the newest one mailed as an away
+    # reply; staff replies past both are due by email once CHAT_AWAY_EMAIL_AFTER has passed.
+    seen_up_to = models.BigIntegerField(default=0, db_default=0)
+    away_emailed_up_to = models.BigIntegerField(default=0, db_default=0)
 
     class Meta:
         indexes = [
@@ -79,6 +83,10 @@ class Conversation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} conversation {self.pk}"
+
+
+# Message.kind of a customer message that reopened its resolved ticket.
+REOPENED = "reopened"
 
 
 class Message(models.Model):
@@ -95,6 +103,7 @@ class Message(models.Model):
     # Customer messages: when the assistant (or the hand-off) dealt with it. Outbound: when delivered.
     handled_at = models.DateTimeField(null=True, blank=True)
     # Assistant messages: what the reply was (answer, clarify, offer, status, …), for the next turn.
+    # A customer message that reopened its resolved ticket: REOPENED (the assistant says so).
     kind = models.CharField(max_length=16, blank=True)
     # Assistant messages: the customer message this replies to (a retried reply is stored once).
     # DO_NOTHING: a reply lives in the same conversation as what it answers, and messages are only

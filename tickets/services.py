@@ -10,15 +10,19 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from django.conf import settings
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from loophole import rows
 from loophole.celery import enqueue_on_commit
 from tickets import signals, statements, tasks
 from tickets.models import (
+    REOPENED,
     Author,
     Conversation,
     ConversationState,
@@ -120,8 +124,8 @@ def create_ticket(
     title = _check_text("title", title, limit=TITLE_MAX, single_line=True)
     description = _check_text("description", description)
     conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
-    if conversation.customer_id is None:
-        raise TicketError("A ticket needs a customer account")
+    if conversation.customer_id is None or conversation.customer.email_verified_at is None:
+        raise TicketError("A ticket needs a customer account with a verified email address")
     if Ticket.objects.filter(conversation=conversation).exists():
         raise TicketAlreadyExists(f"Conversation {conversation_id} already has a ticket")
     now = timezone.now()
@@ -239,8 +243,10 @@ def store_customer_message(
     An `automatic` message (an out-of-office reply) is stored as handled and is not a customer
     reply: it moves no ticket.
 
-    On a conversation with a ticket it counts as activity, and a reply while Waiting on Customer
-    moves the ticket back to In Progress.
+    On a conversation with a ticket it counts as activity: a reply while Waiting on Customer moves the
+    ticket back to In Progress, and one on a Resolved ticket reopens it (In Progress, the purge clock
+    stopped, the message marked REOPENED for the assistant to say so). A conversation whose ticket is
+    past the retention window takes no more messages: ConversationClosed, nothing written.
     """
     text = _check_text("message", text, limit=MESSAGE_MAX)
     # No savepoint: the message, the conversation and the ticket are written all or nothing, and a
@@ -248,11 +254,32 @@ def store_customer_message(
     with transaction.atomic(savepoint=False):
         try:
             conversation = lock_conversation(conversation_id, customer=customer, channel=channel)
+            ticket = _lock_ticket(conversation)
         except (NoSuchConversation, ConversationClosed) as exc:
             refused = exc  # raised outside the block: nothing is written, and a caller's transaction goes on
         else:
-            return _store_customer_message(conversation, text, external_id, handled=handled, automatic=automatic)
+            return _store_customer_message(
+                conversation, ticket, text, external_id, handled=handled, automatic=automatic
+            )
     raise refused
+
+
+def past_retention(ticket: Ticket, now: datetime | None = None) -> bool:
+    """Whether the ticket is resolved and due for the purge: a customer's message no longer reopens it."""
+    return (
+        ticket.status == Status.RESOLVED and ticket.resolved_at is not None and ticket.resolved_at <= purge_cutoff(now)
+    )
+
+
+def _lock_ticket(conversation: Conversation) -> Ticket | None:
+    """The conversation's ticket, locked (None: most have none). Raises ConversationClosed when it is
+    past the retention window: the customer's message starts a new conversation instead."""
+    if conversation.ticket_pk is None:  # type: ignore[attr-defined]
+        return None
+    ticket = Ticket.objects.select_for_update().get(pk=conversation.ticket_pk)  # type: ignore[attr-defined]
+    if past_retention(ticket):
+        raise ConversationClosed("This conversation is closed. Start a new conversation.")
+    return ticket
 
 
 def lock_conversation(
@@ -281,15 +308,17 @@ def lock_conversation(
 
 
 def _store_customer_message(
-    conversation: Conversation, text: str, external_id: str, *, handled: bool, automatic: bool
+    conversation: Conversation, ticket: Ticket | None, text: str, external_id: str, *, handled: bool, automatic: bool
 ) -> tuple[Message, bool]:
     now = timezone.now()
+    reopens = ticket is not None and not automatic and ticket.status == Status.RESOLVED
     fields = {
         "author": Author.CUSTOMER,
         "text": text,
         "external_id": external_id,
         "created_at": now,
         "handled_at": now if handled or automatic else None,
+        "kind": REOPENED if reopens else "",
     }
     message = _add_message(conversation, once=bool(external_id), **fields)
     if message is None:  # a replay: told by the unique constraint as it happens, not by a read first
@@ -297,10 +326,12 @@ def _store_customer_message(
         if existing is None:
             raise IntegrityError(f"message {external_id!r} was neither stored nor found")
         return existing, False
-    if conversation.ticket_pk is not None and not automatic:  # read with the lock: most have none
-        ticket = Ticket.objects.select_for_update().get(pk=conversation.ticket_pk)
+    if ticket is not None and not automatic:
         _event(ticket, EventKind.CUSTOMER_REPLY, conversation.customer)
-        if ticket.status == Status.WAITING_ON_CUSTOMER:
+        if reopens:
+            _move(ticket, Status.IN_PROGRESS, conversation.customer, detail="reopened by the customer")
+            logger.info("ticket %s reopened by the customer's message %s", ticket.pk, message.pk)
+        elif ticket.status == Status.WAITING_ON_CUSTOMER:
             _move(ticket, Status.IN_PROGRESS, conversation.customer, detail="customer replied")
         else:
             Ticket.objects.filter(pk=ticket.pk).update(last_activity_at=now)
@@ -346,9 +377,11 @@ def store_reply(
 @dataclass(frozen=True)
 class PurgeResult:
     tickets: int
-    conversations: int
+    conversations: int  # every one deleted: the tickets' own and those without a ticket
+    ticketless_conversations: int
     messages: int
     events: int
+    log_entries: int  # admin log entries naming a deleted ticket or conversation
 
 
 def purge_cutoff(now: datetime | None = None) -> datetime:
@@ -360,39 +393,108 @@ def due_for_purge(now: datetime | None = None) -> QuerySet[Ticket]:
     return Ticket.objects.filter(status=Status.RESOLVED, resolved_at__lte=purge_cutoff(now))
 
 
+def ticketless_due_for_purge(now: datetime | None = None) -> QuerySet[Conversation]:
+    """The conversations without a ticket the retention job deletes: last message at least 30 days ago.
+    A conversation in use is never due; one with a ticket goes only with its ticket."""
+    return Conversation.objects.filter(last_message_at__lte=purge_cutoff(now)).filter(
+        ~Exists(Ticket.objects.filter(conversation=OuterRef("pk")))
+    )
+
+
+def _log_entries(tickets: list[str] | QuerySet, conversations: list[str] | QuerySet) -> QuerySet[LogEntry]:
+    """Admin log entries naming these tickets or conversations: ids as LogEntry keeps them (text), given
+    as a list or a query of one text column."""
+    kinds = ContentType.objects.get_for_models(Ticket, Conversation)
+    return LogEntry.objects.filter(
+        Q(content_type=kinds[Ticket], object_id__in=tickets)
+        | Q(content_type=kinds[Conversation], object_id__in=conversations)
+    )
+
+
+def _as_text(rows: QuerySet[Ticket] | QuerySet[Conversation], field: str) -> QuerySet:
+    return rows.annotate(key=Cast(field, TextField())).values("key")
+
+
+def _delete_conversations(conversation_ids: list[int], ticket_ids: list[int]) -> dict[str, int]:
+    """Delete conversations with their messages (and ticket, and its events), and the admin log entries
+    naming them; the caller's transaction holds their locks."""
+    _total, per_model = Conversation.objects.filter(pk__in=conversation_ids).delete()
+    names = _log_entries([str(pk) for pk in ticket_ids], [str(pk) for pk in conversation_ids])
+    log_entries, _per_model = names.delete()
+    return {
+        "tickets": per_model.get(Ticket._meta.label, 0),
+        "conversations": per_model.get(Conversation._meta.label, 0),
+        "messages": per_model.get(Message._meta.label, 0),
+        "events": per_model.get(TicketEvent._meta.label, 0),
+        "log_entries": log_entries,
+    }
+
+
+def _count_due(due: QuerySet[Ticket], ticketless: QuerySet[Conversation]) -> PurgeResult:
+    tickets, lonely = due.count(), ticketless.count()
+    return PurgeResult(
+        tickets=tickets,
+        conversations=tickets + lonely,
+        ticketless_conversations=lonely,
+        # Counted apart and added: the two sets of conversations never overlap.
+        messages=Message.objects.filter(conversation_id__in=due.values("conversation_id")).count()
+        + Message.objects.filter(conversation_id__in=ticketless.values("pk")).count(),
+        events=TicketEvent.objects.filter(ticket__in=due.values("pk")).count(),
+        log_entries=_log_entries(_as_text(due, "pk"), _as_text(due, "conversation_id")).count()
+        + _log_entries([], _as_text(ticketless, "pk")).count(),
+    )
+
+
 def purge_closed_tickets(
     *, now: datetime | None = None, dry_run: bool = False, batch_size: int | None = None
 ) -> PurgeResult:
-    """Delete tickets resolved at least 30 days ago, with their conversation, messages and events.
+    """Delete what the retention rules say is done with: tickets resolved at least 30 days ago, with
+    their conversation, messages and events; conversations without a ticket whose last message is at
+    least 30 days old, with their messages (an unknown sender's number or address is kept nowhere
+    else: SMS opt-outs stay, see SmsOptOut); and the admin log entries naming any of them.
+    `dry_run` counts the same rows and deletes nothing.
 
-    Works in batches, each in its own transaction with the tickets locked (a ticket being reopened
-    meanwhile is skipped, and one reopened before its batch no longer matches). Idempotent.
+    Works in batches, each in its own transaction with its rows locked: a ticket being reopened, or a
+    conversation taking a message, meanwhile is skipped, and one changed before its batch no longer
+    matches. Idempotent.
     """
-    due = due_for_purge(now)
+    due, ticketless = due_for_purge(now), ticketless_due_for_purge(now)
     if dry_run:
-        conversation_ids = due.values("conversation_id")
-        return PurgeResult(
-            tickets=due.count(),
-            conversations=due.count(),
-            messages=Message.objects.filter(conversation_id__in=conversation_ids).count(),
-            events=TicketEvent.objects.filter(ticket__in=due.values("pk")).count(),
-        )
+        return _count_due(due, ticketless)
     batch_size = batch_size or settings.PURGE_BATCH_SIZE
-    totals = {"tickets": 0, "conversations": 0, "messages": 0, "events": 0}
+    totals = dict.fromkeys(["tickets", "conversations", "messages", "events", "log_entries"], 0)
     while True:
         with transaction.atomic():
             # No ORDER BY: the partial index on resolved_at serves the filter; ordering by id would
             # walk every open ticket on each batch.
-            conversation_ids = list(
-                due.select_for_update(skip_locked=True).values_list("conversation_id", flat=True)[:batch_size]
-            )
-            if not conversation_ids:
+            picked = list(due.select_for_update(skip_locked=True).values_list("pk", "conversation_id")[:batch_size])
+            if not picked:
                 break
-            _total, per_model = Conversation.objects.filter(pk__in=conversation_ids).delete()
-        totals["tickets"] += per_model.get(Ticket._meta.label, 0)
-        totals["conversations"] += per_model.get(Conversation._meta.label, 0)
-        totals["messages"] += per_model.get(Message._meta.label, 0)
-        totals["events"] += per_model.get(TicketEvent._meta.label, 0)
-    result = PurgeResult(**totals)
-    logger.info("purged %s tickets, %s messages, %s events", result.tickets, result.messages, result.events)
+            counts = _delete_conversations([c for _t, c in picked], [t for t, _c in picked])
+        totals = {kind: totals[kind] + counts[kind] for kind in totals}
+    tickets_conversations, after = totals["conversations"], 0
+    old = Conversation.objects.filter(last_message_at__lte=purge_cutoff(now)).order_by("pk")
+    # The conversations are walked once by id, in batches of old ones: no index serves "without a
+    # ticket", and asking for it in the walk made PostgreSQL read the tickets' index from its start on
+    # every batch. Rows skipped (locked, or written to meanwhile) are not looked at again in this run.
+    while candidates := list(old.filter(pk__gt=after).values_list("pk", flat=True)[:batch_size]):
+        after = candidates[-1]
+        with transaction.atomic():
+            locked = ticketless.filter(pk__in=candidates).select_for_update(skip_locked=True)
+            picked = list(locked.values_list("pk", flat=True))
+            if not picked:
+                continue
+            # Read again under the lock: a message (or a ticket) committed after the pick began moved the
+            # conversation on, and it is kept.
+            counts = _delete_conversations(list(ticketless.filter(pk__in=picked).values_list("pk", flat=True)), [])
+        totals = {kind: totals[kind] + counts[kind] for kind in totals}
+    result = PurgeResult(ticketless_conversations=totals["conversations"] - tickets_conversations, **totals)
+    logger.info(
+        "purged %s tickets, %s conversations without a ticket, %s messages, %s events, %s admin log entries",
+        result.tickets,
+        result.ticketless_conversations,
+        result.messages,
+        result.events,
+        result.log_entries,
+    )
     return result

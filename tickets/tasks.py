@@ -56,7 +56,8 @@ def sweep_unsent_emails() -> int:
 
 @shared_task(name="tickets.purge_closed_tickets", bind=True, max_retries=6)
 def purge_closed_tickets(self: Task) -> int:
-    """The retention job: delete tickets resolved 30 or more days ago (Celery beat, daily).
+    """The retention job: delete tickets resolved 30 or more days ago, and conversations without a ticket
+    last written 30 or more days ago (Celery beat, daily).
 
     A batch skips tickets another session holds locked (a reopening, or the session of a worker killed
     mid-purge, until PostgreSQL ends it): the job comes back for them with backoff until none is due.

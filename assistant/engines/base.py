@@ -30,6 +30,7 @@ class Outcome(StrEnum):
     ASKED_AGAIN = "asked_again"
     CREATED = "created"
     HANDED_OFF = "handed_off"  # stored for staff, no assistant reply
+    REOPENED = "reopened"  # handed off, and its resolved ticket reopened: the customer is told so
     STATUS = "status"
     SMALLTALK = "smalltalk"
     FALLBACK = "fallback"  # a reply made without the model; answered again once the model is back
@@ -88,6 +89,8 @@ class TicketView:
     created_at: str
     resolved_at: str = ""
     action_taken: str = ""
+    latest_reply: str = ""  # the team's latest reply (trimmed), "" when nobody has replied yet
+    latest_reply_at: str = ""
 
 
 class Tools(Protocol):

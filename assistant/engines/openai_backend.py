@@ -76,7 +76,10 @@ TOOLS: list[dict[str, Any]] = [
         "type": "function",
         "function": {
             "name": "list_my_tickets",
-            "description": "List this customer's support tickets with their status and, when resolved, the resolution.",
+            "description": (
+                "List this customer's support tickets with their status, the team's latest reply (empty: "
+                "nobody has replied yet) and, when resolved, the resolution."
+            ),
             "parameters": {"type": "object", "properties": {}, "additionalProperties": False},
         },
     },
@@ -303,6 +306,8 @@ def _ticket_json(ticket: TicketView) -> dict[str, str]:
         "created_at": ticket.created_at,
         "resolved_at": ticket.resolved_at,
         "action_taken": ticket.action_taken,
+        "latest_team_reply": ticket.latest_reply,
+        "latest_team_reply_on": ticket.latest_reply_at,
     }
 
 

@@ -17,7 +17,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from channels_io import push
-from channels_io.chat import leases
+from channels_io.chat import away, leases
+from tickets import selectors
 from tickets.models import Conversation, Message, Ticket
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,12 @@ def ticket_json(ticket: Ticket | None) -> dict[str, Any] | None:
         "resolved_at": ticket.resolved_at.isoformat() if ticket.resolved_at else None,
         "action_taken": ticket.action_taken if ticket.resolved_at else "",
     }
+
+
+def reply_json(ticket: Ticket) -> dict[str, str] | None:
+    """The team's latest reply on a ticket read with selectors.with_latest_reply (trimmed), or None."""
+    reply = selectors.latest_reply(ticket)
+    return None if reply is None else {"text": reply.text, "created_at": reply.at.isoformat()}
 
 
 TICKET_COLUMNS = ("reference", "title", "status", "summary", "created_at", "resolved_at", "action_taken")
@@ -144,6 +151,7 @@ async def event_stream(conversation_id: int, after: int, lease: leases.Lease) ->
     heartbeat = settings.CHAT_STREAM_HEARTBEAT_SECONDS
     check = in_thread(standing)
     read = in_thread(snapshot)
+    mark_seen = in_thread(away.mark_seen)
     loop = asyncio.get_running_loop()
     last_state: tuple[str, Any] | None = None
     quiet = 0  # heartbeats since the last read
@@ -163,6 +171,9 @@ async def event_stream(conversation_id: int, after: int, lease: leases.Lease) ->
                 for message in data["messages"]:
                     after = message["id"]
                     yield f"id: {after}\nevent: message\ndata: {json.dumps(message)}\n\n"
+                seen = away.newest_staff(data["messages"])
+                if seen:  # written to the widget: not mailed as an away reply
+                    await mark_seen(conversation_id, seen)
                 state = (data["state"], data["ticket"])
                 if state != last_state:
                     last_state = state

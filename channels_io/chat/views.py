@@ -18,8 +18,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from assistant import services as assistant
 from assistant import wording
 from channels_io import push, registry
-from channels_io.chat import leases, stream
-from channels_io.chat.stream import message_json, snapshot, ticket_json
+from channels_io.chat import away, leases, stream
+from channels_io.chat.stream import message_json, reply_json, snapshot, ticket_json
 from channels_io.tasks import answer
 from loophole import ratelimit
 from loophole.celery import enqueue_on_commit
@@ -63,6 +63,28 @@ def conversation_json(conversation: Conversation) -> dict[str, Any]:
     }
 
 
+def recent_conversations(user: Any, limit: int = 10) -> list[dict[str, Any]]:
+    """The customer's latest chats, newest first, each with its ticket and last message: what any
+    device needs to list and reopen them. Two queries."""
+    recent = list(
+        Conversation.objects.filter(customer=user, channel=CHANNEL)
+        .select_related("ticket")
+        .order_by("-last_message_at", "-pk")[:limit]
+    )
+    last = Message.objects.in_bulk([c.last_message_id for c in recent if c.last_message_id])
+    listed = []
+    for conversation in recent:
+        message = last.get(conversation.last_message_id)
+        listed.append(
+            conversation_json(conversation)
+            | {
+                "ticket": ticket_json(getattr(conversation, "ticket", None)),
+                "last_message": message_json(message) if message is not None else None,
+            }
+        )
+    return listed
+
+
 def _own_conversation(user: Any, conversation_id: int) -> Conversation | None:
     return Conversation.objects.filter(pk=conversation_id, customer=user, channel=CHANNEL).first()
 
@@ -72,8 +94,7 @@ def _own_conversation(user: Any, conversation_id: int) -> Conversation | None:
 def conversations(request: HttpRequest) -> HttpResponse:
     """GET: the customer's recent chats (to restore the widget). POST: start a new one (201)."""
     if request.method == "GET":
-        recent = Conversation.objects.filter(customer=request.user, channel=CHANNEL).order_by("-last_message_at")[:10]
-        return JsonResponse({"conversations": [conversation_json(c) for c in recent]})
+        return JsonResponse({"conversations": recent_conversations(request.user)})
     conversation = ticket_services.open_conversation(channel=CHANNEL, customer=request.user, sender=request.user.email)
     logger.info("chat conversation %s started", conversation.pk)
     return JsonResponse(conversation_json(conversation), status=201)
@@ -193,7 +214,12 @@ def _answer_comes_later(conversation_id: int) -> None:
 @require_GET
 @customer_required
 def tickets(request: HttpRequest) -> HttpResponse:
-    return JsonResponse({"tickets": [ticket_json(t) for t in selectors.tickets_for(request.user)[:50]]})
+    """The customer's tickets, newest first, each with the team's latest reply ("latest_reply": null
+    when nobody has replied yet)."""
+    if not request.user.has_verified_email:  # type: ignore[union-attr]
+        return error("Confirm your email address to see your tickets: follow the link we sent you.", 403)
+    listed = selectors.with_latest_reply(selectors.tickets_for(request.user))[:50]
+    return JsonResponse({"tickets": [ticket_json(t) | {"latest_reply": reply_json(t)} for t in listed]})
 
 
 def _after(request: HttpRequest) -> int | None:
@@ -249,6 +275,7 @@ def messages(request: HttpRequest, conversation_id: int) -> HttpResponse:
     data = snapshot(conversation_id, after)
     if data is None:
         return error("No such conversation.", 404)
+    away.mark_seen(conversation_id, away.newest_staff(data["messages"]))
     return JsonResponse(data)
 
 
@@ -286,6 +313,9 @@ async def poll(request: HttpRequest, conversation_id: int) -> HttpResponse:
             data = await read(conversation.pk, after)
     if data is None:
         return error("No such conversation.", 404)
+    seen = away.newest_staff(data["messages"])
+    if seen:
+        await stream.in_thread(away.mark_seen)(conversation.pk, seen)
     return JsonResponse(data)
 
 

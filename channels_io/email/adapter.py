@@ -5,7 +5,7 @@ import logging
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMessage, EmailMultiAlternatives
 from django.core.validators import validate_email
 from django.utils.html import linebreaks, urlize
 
@@ -93,6 +93,21 @@ def build(message: Message) -> EmailMultiAlternatives:
     html = linebreaks(urlize(text, nofollow=True, autoescape=True), autoescape=False)
     email.attach_alternative(f'<div style="font-family: sans-serif; line-height: 1.5">{html}</div>', "text/html")
     return email
+
+
+def build_notice(address: str, text: str, *, in_reply_to: str = "") -> EmailMessage:
+    """A short automatic reply to a mail we did not take, in its thread (not sent)."""
+    headers = {"Auto-Submitted": "auto-replied"}  # RFC 3834: other auto-responders must not answer it
+    if in_reply_to:
+        headers["In-Reply-To"] = headers["References"] = in_reply_to
+    return EmailMessage(
+        subject=f"Re: {DEFAULT_SUBJECT}",
+        body=f"{text}\n\nLoophole support\n(An automatic answer.)",
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[address],
+        reply_to=[settings.SUPPORT_EMAIL],
+        headers=headers,
+    )
 
 
 def send(message: Message) -> None:

@@ -71,9 +71,8 @@ def is_ours(msg_id: str) -> bool:
 
 def referenced(*headers: str | None) -> list[str]:
     """The Message-IDs named in In-Reply-To / References values, in order, without repeats."""
-    seen: list[str] = []
+    seen: dict[str, None] = {}  # ordered, and a lookup per id rather than a scan of the list
     for value in headers:
         for msg_id in MSG_ID.findall(str(value or "")):
-            if msg_id not in seen:
-                seen.append(msg_id)
-    return seen
+            seen.setdefault(msg_id)
+    return list(seen)

@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 
 from assistant import services as assistant
+from channels_io.chat import away
 from channels_io.email import identity, ids
 from channels_io.email.parsing import TEXT_MAX, Kind, ParsedEmail, RefusedEmail, parse
 from channels_io.tasks import answer
@@ -113,8 +114,9 @@ def _store(parsed: ParsedEmail, *, vouched: bool) -> Outcome:
 
 
 def customer_for(address: str):
-    """The active account with this email address (stored lower-cased), or None."""
-    return get_user_model().objects.filter(email=address.lower(), is_active=True).first()
+    """The active account with this email address (stored lower-cased), once that is verified; or None."""
+    users = get_user_model().objects.filter(email_verified_at__isnull=False)
+    return users.filter(email=address.lower(), is_active=True).first()
 
 
 def thread_conversation(parsed: ParsedEmail, customer) -> Conversation | None:
@@ -123,8 +125,10 @@ def thread_conversation(parsed: ParsedEmail, customer) -> Conversation | None:
 
     Only the sender's own conversations can match, whatever the headers say, and only through an id
     we gave: a customer's own Message-IDs travel in copies and quotes, ours carry a keyed stamp.
-    A thread whose ticket is resolved, or whose sender has been tied to an account since, starts a
-    new conversation.
+    A reply on a resolved ticket's thread continues it (and reopens the ticket) within the retention
+    window; a thread past it, or whose sender has been tied to an account since, starts a new
+    conversation. A reply to an away email continues the chat conversation it came from, when that
+    is the (vouched) sender's account's.
     """
     claims = ids.claimed(parsed.references[-MAX_REFERENCES:])
     if not claims:
@@ -141,11 +145,14 @@ def thread_conversation(parsed: ParsedEmail, customer) -> Conversation | None:
     conversation = (
         Conversation.objects.filter(channel=CHANNEL, sender=parsed.sender, pk__in=ours)
         .exclude(state=ConversationState.CLOSED)
-        .exclude(ticket__status=Status.RESOLVED)
+        .exclude(ticket__status=Status.RESOLVED, ticket__resolved_at__lte=ticket_services.purge_cutoff())
         .order_by("-last_message_at", "-pk")
         .first()
     )
-    if conversation is None or conversation.customer_id != (customer.pk if customer else None):
+    if conversation is None:
+        # A reply to an away email continues the account's chat conversation (the channel stays chat).
+        return away.replied_conversation(customer, ours)
+    if conversation.customer_id != (customer.pk if customer else None):
         return None
     return conversation
 

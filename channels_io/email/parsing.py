@@ -1,24 +1,32 @@
 """Reading one raw RFC 822 message: who sent it, its Message-ID, what kind of mail it is, its text.
 
 Pure functions over bytes (no database): `parse(raw)` returns a ParsedEmail or raises RefusedEmail
-with a message fit for a mail server's log or an operator's terminal.
+with a message fit for a mail server's log or an operator's terminal. Every step is linear in the
+message's size: the MIME tree is measured before the stdlib parses it, the stdlib's header parsers
+see a bounded part of each header, and the text is read by `text`.
 """
 
 import enum
 import hashlib
 import logging
 import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-from email import message_from_bytes, policy
+from email import message_from_bytes
 from email.errors import MessageError
 from email.headerregistry import Address
 from email.message import EmailMessage, Message
+from email.policy import EmailPolicy
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-from channels_io.email import ids
+from channels_io.email import ids, mime
 from channels_io.email.text import html_to_text, latest_reply
 
 logger = logging.getLogger(__name__)
@@ -26,10 +34,21 @@ logger = logging.getLogger(__name__)
 MAX_RAW = 10 * 1024 * 1024
 TEXT_MAX = 4000  # tickets.services.MESSAGE_MAX: what one customer message may hold
 ATTACHMENTS_LISTED = 5
+MAX_MIME_DEPTH = 20  # multiparts and attached messages inside one another
+MAX_MIME_PARTS = 500
+HEADER_READ = 2048  # characters of one header given to the stdlib's (superlinear) structured parsers
 
 
 class RefusedEmail(Exception):
     """The message cannot be taken (the text says why); nothing was stored."""
+
+
+class TooDeeplyNested(RefusedEmail):
+    """The MIME tree is nested deeper than MAX_MIME_DEPTH, or has more than MAX_MIME_PARTS parts."""
+
+
+class OverBudget(Exception):
+    """Parsing ran past the time set with `budget()`."""
 
 
 class Kind(enum.StrEnum):
@@ -56,8 +75,61 @@ _AUTO_SUBJECT = re.compile(
     re.IGNORECASE,
 )
 _BOUNCE_SENDERS = frozenset({"mailer-daemon", "postmaster"})
-# What the stdlib raises on headers or MIME too broken to read (it parses them lazily, on access).
-_BROKEN = (ValueError, TypeError, IndexError, AttributeError, KeyError, MessageError)
+# What the stdlib raises on headers or MIME too broken to read (it parses them lazily, on access);
+# its address parser recurses once per nested comment.
+_BROKEN = (ValueError, TypeError, IndexError, AttributeError, KeyError, MessageError, RecursionError)
+_deadline: ContextVar[float | None] = ContextVar("email_parse_deadline", default=None)
+
+
+class _BoundedPolicy(EmailPolicy):
+    """policy.default, except that a header's structured parser (slow and superlinear on long address
+    lists, parameter lists and comments) is given only its first HEADER_READ characters."""
+
+    def header_fetch_parse(self, name: str, value: Any) -> Any:
+        if isinstance(value, str) and len(value) > HEADER_READ:
+            value = value[:HEADER_READ]
+        return super().header_fetch_parse(name, value)
+
+
+POLICY = _BoundedPolicy()
+
+
+@contextmanager
+def budget(seconds: float) -> Iterator[None]:
+    """Within the block, parse() raises OverBudget once `seconds` have passed (checked between steps)."""
+    token = _deadline.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def _within_budget() -> None:
+    deadline = _deadline.get()
+    if deadline is not None and time.monotonic() > deadline:
+        raise OverBudget
+
+
+def check_raw(raw: bytes) -> None:
+    """Raise RefusedEmail for a message that can never be read: empty, over MAX_RAW, or a MIME tree past
+    MAX_MIME_DEPTH or MAX_MIME_PARTS (TooDeeplyNested). One pass over the bytes; nothing is parsed."""
+    _check_size(raw)
+    found = mime.shape(raw, max_depth=MAX_MIME_DEPTH, max_parts=MAX_MIME_PARTS)
+    _refuse_shape(found.depth, found.parts)
+
+
+def _check_size(raw: bytes) -> None:
+    if not raw or raw.isspace():
+        raise RefusedEmail("The message is empty.")
+    if len(raw) > MAX_RAW:
+        raise RefusedEmail(f"The message is {len(raw)} bytes; at most {MAX_RAW} are accepted.")
+
+
+def _refuse_shape(depth: int, parts: int) -> None:
+    if depth > MAX_MIME_DEPTH:
+        raise TooDeeplyNested(f"The message's MIME parts are nested more than {MAX_MIME_DEPTH} levels deep.")
+    if parts > MAX_MIME_PARTS:
+        raise TooDeeplyNested(f"The message has more than {MAX_MIME_PARTS} MIME parts.")
 
 
 def parse(raw: bytes, *, envelope_sender: str | None = None) -> ParsedEmail:
@@ -65,21 +137,42 @@ def parse(raw: bytes, *, envelope_sender: str | None = None) -> ParsedEmail:
 
     `envelope_sender` is the SMTP MAIL FROM when the caller knows it ("" is the null sender of a bounce).
     """
-    if not raw or not raw.strip():
-        raise RefusedEmail("The message is empty.")
-    if len(raw) > MAX_RAW:
-        raise RefusedEmail(f"The message is {len(raw)} bytes; at most {MAX_RAW} are accepted.")
-    msg = message_from_bytes(raw, policy=policy.default)
+    _check_size(raw)
+    found = mime.shape(raw, max_depth=MAX_MIME_DEPTH, max_parts=MAX_MIME_PARTS)
+    _refuse_shape(found.depth, found.parts)
+    if found.long_headers:
+        raise RefusedEmail(f"The message's headers are longer than {mime.HEADERS_MAX} bytes.")
+    try:
+        msg = message_from_bytes(found.bounded, policy=POLICY)  # headers, and the start of text bodies
+    except RecursionError:
+        raise RefusedEmail("The message's MIME structure could not be read.") from None
     if not isinstance(msg, EmailMessage):
         raise RefusedEmail("The message could not be parsed.")
+    _refuse_shape(*_shape(msg))
+    _within_budget()
     sender = _sender(msg)
     message_id = _message_id(msg)
     external_id = message_id if 0 < len(message_id) <= 255 else "sha256:" + hashlib.sha256(raw).hexdigest()
     references = tuple(ids.referenced(_header(msg, "References"), _header(msg, "In-Reply-To")))
     subject = " ".join(_header(msg, "Subject").split())[:200]
     kind = _kind(msg, sender, message_id, subject, envelope_sender)
+    _within_budget()
     text = "" if kind in (Kind.BOUNCE, Kind.OWN) else _text(msg)
     return ParsedEmail(sender, external_id, message_id, references, subject, text, kind)
+
+
+def _shape(msg: Message) -> tuple[int, int]:
+    """(depth, parts) of the parsed tree, walked without recursion: the check behind check_structure."""
+    depth = parts = 0
+    stack = [(msg, 0)]
+    while stack:
+        part, level = stack.pop()
+        if part.is_multipart() and part.get_content_type() != "message/delivery-status":
+            children = part.get_payload()
+            depth = max(depth, level + 1)
+            parts += len(children) if part.get_content_maintype() == "multipart" else 0
+            stack.extend((child, level + 1) for child in children)
+    return depth, parts
 
 
 def _header(msg: Message, name: str) -> str:
@@ -184,10 +277,14 @@ def _text(msg: EmailMessage) -> str:
     if plain is not None:
         body = _decoded(plain)  # type: ignore[arg-type]
     elif html is not None:
-        body = html_to_text(_decoded(html))  # type: ignore[arg-type]
+        body = _decoded(html)  # type: ignore[arg-type]
+        _within_budget()
+        body = html_to_text(body)
     else:
         body = ""
+    _within_budget()
     text = latest_reply(body.replace("\x00", "")) if body.strip() else ""
+    _within_budget()
     names = [_attachment_name(part) for part in _attachments(msg)]
     if names:
         listed = [f"[attachment: {name}]" for name in names[:ATTACHMENTS_LISTED]]

@@ -1,8 +1,10 @@
 """SMS in and out: who a number is, which conversation a text continues, opt-outs, and sending.
 
-A conversation continues per number until it is closed, silent for 24 hours, or its ticket is
-resolved; then the next text starts a new one. Numbers that texted STOP get nothing from us until
-they text START (Twilio also blocks them, and answers STOP and START itself).
+A conversation continues per number until it is closed, silent for 24 hours (its ticket's last
+activity, a resolution say, counts), or its ticket is past the retention window; then the next text
+starts a new one. A text on a resolved ticket's conversation reopens the ticket. Numbers that
+texted STOP get nothing from us until they text START (Twilio also blocks them, and answers STOP and
+START itself).
 """
 
 import logging
@@ -16,7 +18,7 @@ from channels_io.models import InboundText, SmsOptOut
 from channels_io.sms import backends
 from loophole.models import PhoneNumber, User, normalize_phone
 from tickets import services as ticket_services
-from tickets.models import Author, Conversation, ConversationState, Message, Status, Ticket
+from tickets.models import Author, Conversation, ConversationState, Message, Ticket
 
 logger = logging.getLogger(__name__)
 
@@ -102,8 +104,13 @@ def file_text(inbound_id: int) -> Message | None:
 
 
 def customer_for(number: str) -> User | None:
-    """The account whose phone numbers include `number` (E.164), or None for an unknown sender."""
-    phone = PhoneNumber.objects.select_related("user").filter(number=number, user__is_active=True).first()
+    """The account whose phone numbers include `number` (E.164), or None for an unknown sender (an
+    account whose email address is not verified yet included)."""
+    phone = (
+        PhoneNumber.objects.select_related("user")
+        .filter(number=number, user__is_active=True, user__email_verified_at__isnull=False)
+        .first()
+    )
     return phone.user if phone else None
 
 
@@ -124,12 +131,15 @@ def conversation_for(number: str) -> Conversation:
 def _continues(conversation: Conversation, customer: User | None) -> bool:
     if conversation.state == ConversationState.CLOSED:
         return False
-    if conversation.last_message_at < timezone.now() - SILENCE:
+    ticket = getattr(conversation, "ticket", None)
+    latest = conversation.last_message_at
+    if ticket is not None:
+        latest = max(latest, ticket.last_activity_at)  # an answer to the team's move continues it
+    if latest < timezone.now() - SILENCE:
         return False
     if conversation.customer_id != (customer.pk if customer else None):
         return False  # the number was tied to (or removed from) an account meanwhile
-    ticket = getattr(conversation, "ticket", None)
-    return ticket is None or ticket.status != Status.RESOLVED
+    return ticket is None or not ticket_services.past_retention(ticket)
 
 
 def text_for(message: Message) -> str:

@@ -41,6 +41,7 @@
     send: $("lw-send"),
     ticketsStatus: $("lw-tickets-status"),
     ticketList: $("lw-ticket-list"),
+    conversationList: $("lw-conversation-list"),
   };
 
   const config = {
@@ -50,8 +51,14 @@
     eventsUrl: root.dataset.eventsUrl,
     pollUrl: root.dataset.pollUrl,
     ticketsUrl: root.dataset.ticketsUrl,
+    // Set in the frame another site embeds (static/js/embed.js): the host page's origin, our signed
+    // proof of it, and where its user's identity token is exchanged.
+    embedOrigin: root.dataset.embedOrigin || "",
+    embedProof: root.dataset.embedProof || "",
+    identifyUrl: root.dataset.identifyUrl || "",
+    helpUrl: root.dataset.helpUrl || "/help/",
   };
-  const STORAGE_KEY = "loophole.chat.conversation." + config.userId;
+  let STORAGE_KEY = "loophole.chat.conversation." + config.userId;
   const OPEN_KEY = "loophole.chat.open." + config.userId;
   const AUTHORS = { customer: "You", assistant: "Loophole AI", staff: "Loophole team", system: "Loophole" };
   const SSE_MAX_FAILURES = 3; // then fall back to long polling
@@ -82,6 +89,9 @@
     sleeping: false,
     hiddenTimer: null,
     unread: 0,
+    identity: Promise.resolve(), // embedded: settles once the host's token is exchanged
+    wanted: null, // a conversation to open (a link, or picked from the list)
+    missing: false,
   };
 
   // --- small helpers -------------------------------------------------------------------------
@@ -109,8 +119,8 @@
     return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
   }
 
-  async function api(method, url, body, signal) {
-    const headers = { Accept: "application/json" };
+  async function api(method, url, body, signal, extraHeaders) {
+    const headers = Object.assign({ Accept: "application/json" }, extraHeaders);
     if (method !== "GET") {
       headers["Content-Type"] = "application/json";
       headers["X-CSRFToken"] = csrfToken();
@@ -429,7 +439,40 @@
     applyState({ state: result.data.state, ticket: null });
   }
 
+  // The conversation's whole history and state; false when it is gone or another customer's.
+  async function openExisting(id) {
+    const result = await api("GET", urlFor(config.messagesUrl, id) + "?after=0");
+    if (result.status === 404) {
+      return false;
+    }
+    if (result.status !== 200) {
+      throw new Error(errorText(result, "The chat could not load. Please try again."));
+    }
+    clearLog();
+    rememberConversation(id);
+    (result.data.messages || []).forEach((m) => addMessage(m));
+    applyState(result.data);
+    return true;
+  }
+
+  // The customer's newest open conversation on the server: another device's, or one local storage lost.
+  async function newestConversation() {
+    const result = await api("GET", config.conversationsUrl);
+    const listed = result.status === 200 && Array.isArray(result.data.conversations) ? result.data.conversations : [];
+    const open = listed.find((c) => c && typeof c.id === "number" && c.state !== "closed");
+    return open ? open.id : null;
+  }
+
   async function restoreOrCreate() {
+    await S.identity;
+    const wanted = S.wanted;
+    S.wanted = null;
+    if (wanted !== null) {
+      if (await openExisting(wanted)) {
+        return;
+      }
+      S.missing = true;
+    }
     const stored = storedConversation();
     if (stored !== null) {
       const result = await api("GET", urlFor(config.messagesUrl, stored) + "?after=0");
@@ -448,6 +491,10 @@
         /* nothing stored */
       }
     }
+    const newest = await newestConversation();
+    if (newest !== null && (await openExisting(newest))) {
+      return;
+    }
     await createConversation();
   }
 
@@ -459,6 +506,10 @@
       S.starting = restoreOrCreate()
         .then(() => {
           clearError();
+          if (S.missing) {
+            showError("That conversation is no longer available.");
+            S.missing = false;
+          }
           connect();
         })
         .catch((err) => {
@@ -488,6 +539,23 @@
     } finally {
       el.startNew.disabled = false;
     }
+  }
+
+  // Opens one of the customer's conversations (from the list, or a link) in the chat tab.
+  async function switchConversation(id) {
+    clearError();
+    showChat();
+    if (S.conversationId === id) {
+      return;
+    }
+    if (S.starting) {
+      await S.starting.catch(() => undefined);
+    }
+    disconnect();
+    S.conversationId = null;
+    S.wanted = id;
+    await ensureConversation().catch(() => undefined);
+    el.input.focus();
   }
 
   // --- live updates: server-sent events, long polling as the fallback ----------------------------
@@ -748,6 +816,19 @@
     opened.className = "lw-ticket-when";
     opened.append("Opened ", timeElement(ticket.created_at, formatDate(ticket.created_at)));
     item.append(head, title, opened);
+    const reply = document.createElement("p");
+    reply.className = "lw-ticket-reply";
+    if (ticket.latest_reply) {
+      const label = document.createElement("strong");
+      label.textContent = "Latest reply from the team";
+      const when = ticket.latest_reply.created_at;
+      reply.append(label, " (", timeElement(when, formatDate(when)), "): ");
+      appendLinkified(reply, ticket.latest_reply.text || "");
+      item.appendChild(reply);
+    } else if (!ticket.resolved_at) {
+      reply.textContent = "Nobody from the team has replied yet.";
+      item.appendChild(reply);
+    }
     if (ticket.resolved_at) {
       const resolution = document.createElement("div");
       resolution.className = "lw-resolution";
@@ -766,9 +847,46 @@
     return item;
   }
 
+  // "Recent conversations": the server's list, so that any device reopens any of them.
+  function conversationItem(conversation) {
+    const item = document.createElement("li");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "lw-conversation";
+    if (conversation.id === S.conversationId) {
+      button.setAttribute("aria-current", "true");
+    }
+    const head = document.createElement("span");
+    head.className = "lw-ticket-when";
+    head.append(timeElement(conversation.last_message_at, formatDate(conversation.last_message_at)));
+    if (conversation.ticket) {
+      head.append(" · Ticket " + (conversation.ticket.reference || conversation.ticket.id) + " · " + (conversation.ticket.status_label || conversation.ticket.status));
+    }
+    const last = document.createElement("span");
+    last.className = "lw-conversation-last";
+    const text = conversation.last_message ? String(conversation.last_message.text || "") : "No messages yet";
+    last.textContent = text.length > 90 ? text.slice(0, 89) + "…" : text;
+    button.append(head, last);
+    button.addEventListener("click", () => switchConversation(conversation.id));
+    item.appendChild(button);
+    return item;
+  }
+
+  async function loadConversations() {
+    try {
+      const result = await api("GET", config.conversationsUrl);
+      if (result.status === 200 && Array.isArray(result.data.conversations)) {
+        el.conversationList.replaceChildren(...result.data.conversations.map(conversationItem));
+      }
+    } catch (ignored) {
+      /* the tickets' own error says it */
+    }
+  }
+
   let ticketsRequest = 0;
   async function loadTickets() {
     const request = ++ticketsRequest;
+    loadConversations();
     el.viewTickets.setAttribute("aria-busy", "true");
     if (!el.ticketList.children.length) {
       el.ticketsStatus.textContent = "Loading your tickets…";
@@ -839,6 +957,7 @@
   function openPanel(focusInput) {
     el.panel.hidden = false;
     root.classList.add("lw-open");
+    updateModal();
     el.launcher.setAttribute("aria-expanded", "true");
     S.unread = 0;
     renderUnread();
@@ -860,6 +979,7 @@
   function closePanel() {
     el.panel.hidden = true;
     root.classList.remove("lw-open");
+    updateModal();
     el.launcher.setAttribute("aria-expanded", "false");
     try {
       sessionStorage.removeItem(OPEN_KEY);
@@ -868,6 +988,55 @@
     }
     el.launcher.focus();
   }
+
+  // Where the open panel covers the whole screen (phones) it is a modal dialog: the keyboard stays
+  // inside it, since the page behind cannot be seen.
+  const COVERS_SCREEN = window.matchMedia("(max-width: 480px)");
+
+  function isModal() {
+    return !el.panel.hidden && COVERS_SCREEN.matches;
+  }
+
+  function updateModal() {
+    if (isModal()) {
+      el.panel.setAttribute("aria-modal", "true");
+    } else {
+      el.panel.removeAttribute("aria-modal");
+    }
+  }
+
+  function tabStops() {
+    return Array.from(el.panel.querySelectorAll("a[href], button, input, textarea, select, [tabindex]")).filter(
+      (node) => !node.disabled && node.tabIndex >= 0 && node.getClientRects().length > 0
+    );
+  }
+
+  COVERS_SCREEN.addEventListener("change", updateModal);
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Tab" || !isModal()) {
+      return;
+    }
+    const stops = tabStops();
+    if (!stops.length) {
+      return;
+    }
+    const first = stops[0];
+    const last = stops[stops.length - 1];
+    const inside = el.panel.contains(document.activeElement);
+    if (event.shiftKey && (!inside || document.activeElement === first)) {
+      event.preventDefault();
+      last.focus();
+    } else if (!event.shiftKey && (!inside || document.activeElement === last)) {
+      event.preventDefault();
+      first.focus();
+    }
+  });
+  document.addEventListener("focusin", (event) => {
+    if (isModal() && !el.panel.contains(event.target)) {
+      const stops = tabStops();
+      (stops.includes(el.input) ? el.input : stops[0] || el.panel).focus();
+    }
+  });
 
   el.launcher.addEventListener("click", () => (el.panel.hidden ? openPanel(true) : closePanel()));
   el.close.addEventListener("click", closePanel);
@@ -878,14 +1047,85 @@
     }
   });
 
+  // --- embedded in another site: the host product's user, or general help only -------------------
+
+  function tellHost(message) {
+    if (config.embedOrigin) {
+      window.parent.postMessage(message, config.embedOrigin);
+    }
+  }
+
+  function generalHelpOnly(reason) {
+    el.form.hidden = true;
+    el.tabTickets.hidden = true;
+    const note = document.createElement("div");
+    note.className = "lw-msg lw-msg-system";
+    const text = document.createElement("p");
+    text.className = "lw-text";
+    const link = document.createElement("a");
+    link.href = config.helpUrl;
+    link.target = "_blank";
+    link.rel = "noopener";
+    link.textContent = "help centre";
+    text.append("Chat needs you to be signed in to the product. " + reason + " Meanwhile, the ", link, " answers common questions.");
+    note.appendChild(text);
+    el.log.appendChild(note);
+  }
+
+  // The page around the frame hands over its user's token (embed.js); only that page may.
+  function identifyWithHost() {
+    return new Promise((resolve, reject) => {
+      let asked = false;
+      window.addEventListener("message", async (event) => {
+        const data = event.data;
+        if (asked || event.source !== window.parent || event.origin !== config.embedOrigin || !data || data.type !== "loophole:identify") {
+          return;
+        }
+        asked = true;
+        let result = null;
+        try {
+          const token = typeof data.token === "string" ? data.token : "";
+          result = await api("POST", config.identifyUrl, { token: token }, undefined, { "X-Widget-Origin": config.embedProof });
+        } catch (ignored) {
+          result = null;
+        }
+        if (result && result.status === 200 && result.data.customer) {
+          STORAGE_KEY = "loophole.chat.conversation." + String(result.data.customer.email);
+          resolve();
+          return;
+        }
+        const reason = result ? errorText(result, "The product did not say who you are.") : "We couldn't reach Loophole.";
+        generalHelpOnly(reason);
+        reject(new Error(reason));
+      });
+      tellHost({ type: "loophole:ready" });
+    });
+  }
+
+  if (config.embedOrigin) {
+    S.identity = identifyWithHost();
+    S.identity.catch(() => undefined);
+    el.launcher.addEventListener("click", () => tellHost({ type: "loophole:open", open: !el.panel.hidden }));
+    el.close.addEventListener("click", () => tellHost({ type: "loophole:open", open: false }));
+    root.addEventListener("keydown", (event) => event.key === "Escape" && tellHost({ type: "loophole:open", open: false }));
+  } else {
+    // A link to one conversation (channels_io.chat.conversation_link): /#conversation=<id>.
+    const linked = /^#conversation=(\d{1,18})$/.exec(window.location.hash);
+    if (linked) {
+      S.wanted = Number(linked[1]);
+      history.replaceState(null, "", window.location.pathname + window.location.search);
+    }
+  }
+
   root.hidden = false;
-  let reopen = false;
+  let reopen = S.wanted !== null;
   try {
-    reopen = sessionStorage.getItem(OPEN_KEY) === "1";
+    reopen = reopen || sessionStorage.getItem(OPEN_KEY) === "1";
   } catch (ignored) {
     reopen = false;
   }
   if (reopen) {
-    openPanel(false); // it was open on the previous page: keep it open, without stealing focus
+    openPanel(false); // it was open on the previous page (or a link asks): keep it open, without stealing focus
+    tellHost({ type: "loophole:open", open: true });
   }
 })();

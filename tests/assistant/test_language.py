@@ -1,10 +1,13 @@
 """The deterministic readers the gate and the local assistant rely on."""
 
+import time
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from assistant.language import Answer, confirmation, didnt_help, facts, needs_person, smalltalk
+from assistant import language
+from assistant.language import Answer, confirmation, didnt_help, facts, is_status_request, needs_person, smalltalk
 from assistant.references import find_references
 
 
@@ -26,10 +29,24 @@ def test_only_short_plain_replies_can_ever_confirm(text):
         ("my ticket is 7k3mqx9p", ["LH-7K3M-QX9P"]),
         ("I upgraded yesterday and the password changed", []),
         ("invoice INV-12345678", []),
+        ("Has anyone answered my ticket?", []),
+        ("was my case answered", []),
+        ("ticket HEARBACK please", ["LH-HEAR-BACK"]),
     ],
 )
 def test_references_are_found_typed_loosely_or_spoken(text, expected):
     assert find_references(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "still waiting to hear back on the case I raised Monday",
+        "any chance of hearing back about my request?",
+    ],
+)
+def test_questions_about_an_answer_to_a_ticket_are_status_requests(text):
+    assert is_status_request(text)
 
 
 @pytest.mark.parametrize(
@@ -78,3 +95,28 @@ def test_facts_are_pulled_from_the_customers_words():
     assert found["dates"] == ["3 November"]
     assert found["references"] == ["invoice INV-2231"]
     assert found["devices"] == ["iPhone 15", "Safari"]
+
+
+def _best_of_three(fn, text: str) -> float:
+    timings = []
+    for _ in range(3):
+        started = time.perf_counter()
+        fn(text)
+        timings.append(time.perf_counter() - started)
+    return min(timings)
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [lambda n: "invoice " + "1" * n + "_", lambda n: "A-" + "1" * n + "_", lambda n: "$" + "1," * (n // 2) + "_"],
+    ids=["reference-run", "code-run", "amount-run"],
+)
+def test_facts_and_codes_cost_grows_linearly_with_hostile_input(hostile):
+    """Four times the input costs about four times the time (a quadratic pattern costs sixteen)."""
+
+    def read(text: str) -> None:
+        language.facts(text)
+        language.codes(text)
+
+    small, large = _best_of_three(read, hostile(1000)), _best_of_three(read, hostile(4000))
+    assert large < 8 * small + 0.005, (small, large)

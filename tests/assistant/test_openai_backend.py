@@ -17,7 +17,7 @@ from assistant import services, wording
 from assistant.engines.base import Outcome
 from assistant.engines.openai_backend import OpenAIEngine
 from assistant.models import HelpArticle
-from tests.factories import UserFactory, make_ticket
+from tests.factories import StaffFactory, UserFactory, make_ticket
 from tickets import services as ticket_services
 from tickets.models import Conversation, ConversationState, Message, Ticket
 
@@ -154,6 +154,24 @@ def test_my_tickets_lists_only_the_customers_own_tickets(customer, fake_openai):
     assert {t["status"] for t in result["tickets"]} == {"Submitted"}
     assert "Secret merger" not in everything_sent(fake_openai)
     assert reply.outcome == Outcome.STATUS and own[0].reference in reply.text
+
+
+def test_the_model_is_given_each_tickets_latest_team_reply_and_no_one_elses(customer, fake_openai):
+    answered = make_ticket(customer, title="Refund for duplicate charge")
+    waiting = make_ticket(customer, title="Cannot export")
+    staff = StaffFactory()
+    ticket_services.add_staff_reply(answered.pk, staff=staff, text="We refunded the second charge.")
+    theirs = make_ticket(UserFactory(), title="Secret merger refund")
+    ticket_services.add_staff_reply(theirs.pk, staff=staff, text="Secret merger reply")
+    fake_openai.push_tool_call("list_my_tickets", {})
+    fake_openai.push_text(f"Yes: on {answered.reference} the team wrote that they refunded the second charge.")
+
+    say(chat(customer), "Has anyone answered my ticket?")
+
+    (result,) = fake_openai.tool_results(1)
+    replies = {t["reference"]: t["latest_team_reply"] for t in result["tickets"]}
+    assert replies == {answered.reference: "We refunded the second charge.", waiting.reference: ""}
+    assert "Secret merger" not in everything_sent(fake_openai)
 
 
 def test_an_unknown_sender_gets_no_ticket_data(fake_openai):

@@ -179,6 +179,7 @@ BY_ID = {
     ],
     "chat:poll": [("get", "?after=0&wait=0", None), ("get", "?after=0&wait=1", None)],
     "chat:events": [("get", "", None), ("get", "?after=0", None)],
+    "chat:open": [("get", "", None)],  # the link that opens a conversation in the widget
 }
 
 

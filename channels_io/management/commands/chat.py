@@ -1,3 +1,4 @@
+import logging
 import sys
 from argparse import ArgumentParser
 from typing import Any
@@ -18,8 +19,20 @@ class Command(BaseCommand):
         parser.add_argument(
             "--channel", default="chat", choices=sorted(registry.CHANNELS), help="Which channel to act as."
         )
+        parser.add_argument(
+            "--show-logs", action="store_true", help="Print info and warning log lines too (on stderr)."
+        )
 
-    def handle(self, *args: Any, email: str, channel: str, **options: Any) -> None:
+    def handle(self, *args: Any, email: str, channel: str, show_logs: bool = False, **options: Any) -> None:
+        # The dialogue is on stdout; log lines on stderr would land in the middle of it on a terminal.
+        if not show_logs:
+            logging.disable(logging.WARNING)  # errors still reach stderr
+        try:
+            self._talk(email, channel)
+        finally:
+            logging.disable(logging.NOTSET)
+
+    def _talk(self, email: str, channel: str) -> None:
         customer = get_user_model().objects.filter(email__iexact=email.strip()).first()
         if customer is None:
             raise CommandError(f"No account has the email {email!r}.")

@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import timezone
 
 from assistant.help import import_articles
 from loophole.models import PhoneNumber
@@ -27,11 +28,13 @@ class Command(BaseCommand):
         with transaction.atomic():
             customer, _ = User.objects.get_or_create(email=CUSTOMER_EMAIL, defaults={"name": "Dana Demo"})
             customer.set_password(CUSTOMER_PASSWORD)
+            customer.email_verified_at = customer.email_verified_at or timezone.now()
             customer.save()
             PhoneNumber.objects.update_or_create(number=CUSTOMER_PHONE, defaults={"user": customer})
             staff, _ = User.objects.get_or_create(email=STAFF_EMAIL, defaults={"name": "Sam Staff"})
             staff.is_staff = True
             staff.set_password(STAFF_PASSWORD)
+            staff.email_verified_at = staff.email_verified_at or timezone.now()
             staff.save()
             try:
                 staff.groups.add(Group.objects.get(name=STAFF_GROUP))

@@ -6,8 +6,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from channels_io.email.parsing import MAX_RAW, Kind, RefusedEmail, parse
+from channels_io.email.parsing import MAX_MIME_DEPTH, MAX_RAW, Kind, RefusedEmail, TooDeeplyNested, check_raw, parse
 from channels_io.email.text import html_to_text, latest_reply
+from tests.channels_io.email import adversarial
 from tests.channels_io.email.conftest import eml
 
 
@@ -182,3 +183,84 @@ def test_the_html_part_alone_also_loses_the_quoted_history(name, expected):
     text = latest_reply(html_to_text(html))
     assert text.startswith(expected.split("\n")[0])
     assert "must not be stored" not in text and "Forgot password" not in text and "wrote:" not in text
+
+
+QUOTED = "> the earlier message\n> that must not be stored"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Hi,\n\nTwo questions:\n- invoices\n- export\n\n"
+            f"On Tue, 4 Nov 2025 at 11:02, Loophole support <support@loophole.localhost> wrote:\n{QUOTED}",
+            "Hi,\n\nTwo questions:\n- invoices\n- export",
+        ),
+        (
+            "Hallo,\n\nzwei Fragen:\n- Rechnungen\n- Export\n\n"
+            f"Am 04.11.2025 um 11:02 schrieb Loophole support <support@loophole.localhost>:\n{QUOTED}",
+            "Hallo,\n\nzwei Fragen:\n- Rechnungen\n- Export",
+        ),
+        (
+            "Bonjour,\n\ndeux questions :\n- factures\n- export\n\n"
+            f"Le mar. 4 nov. 2025 à 11:02, Loophole support <support@loophole.localhost> a écrit :\n{QUOTED}",
+            "Bonjour,\n\ndeux questions :\n- factures\n- export",
+        ),
+        (
+            "Hola,\n\ndos preguntas:\n- facturas\n- exportar\n\n"
+            f"El mar, 4 nov 2025 a las 11:02, Loophole support (<support@loophole.localhost>) escribió:\n{QUOTED}",
+            "Hola,\n\ndos preguntas:\n- facturas\n- exportar",
+        ),
+        (
+            "Ciao,\n\ndue domande:\n- fatture\n- esportazione\n\nIl giorno mar 4 nov 2025 alle ore 11:02 "
+            f"Loophole support <support@loophole.localhost> ha scritto:\n{QUOTED}",
+            "Ciao,\n\ndue domande:\n- fatture\n- esportazione",
+        ),
+        (
+            "Hallo,\n\ntwee vragen:\n- facturen\n- export\n\n"
+            f"Op di 4 nov 2025 om 11:02 schreef Loophole support <support@loophole.localhost>:\n{QUOTED}",
+            "Hallo,\n\ntwee vragen:\n- facturen\n- export",
+        ),
+        (
+            "Hallo,\n- Rechnungen\n- Export\n\nVon: Loophole support <support@loophole.localhost>\n"
+            "Gesendet: Dienstag, 4. November 2025 11:02\nAn: Dana\nBetreff: Export\n\nalt",
+            "Hallo,\n- Rechnungen\n- Export",
+        ),
+        (
+            "Hi,\n- invoices\n\n-----Original Message-----\nFrom: Loophole support\nSent: Tuesday\n\nold",
+            "Hi,\n- invoices",
+        ),
+        (
+            "CAUTION: This email originated from outside of the organization.\nHi,\n- invoices\n\n--\nDana Lee\nACME",
+            "Hi,\n- invoices",
+        ),
+    ],
+    ids=["en", "de", "fr", "es", "it", "nl", "outlook-de", "original-message", "disclaimer-and-signature"],
+)
+def test_a_reply_keeps_its_list_and_loses_the_quote_header_in_each_language(text, expected):
+    assert latest_reply(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (adversarial.nested_rfc822(MAX_MIME_DEPTH + 1), "nested more than 20 levels"),
+        (adversarial.many_parts(), "more than 500 MIME parts"),
+        (adversarial.nested_mime(1000), "nested more than 20 levels"),
+    ],
+    ids=["attached-messages", "too-many-parts", "past-the-stdlibs-recursion"],
+)
+def test_mime_nested_too_deep_or_wide_is_refused_before_it_is_parsed(raw, reason):
+    with pytest.raises(TooDeeplyNested, match=reason):
+        check_raw(raw)
+    with pytest.raises(TooDeeplyNested, match=reason):
+        parse(raw)
+
+
+def test_mime_is_read_to_its_depth_limit_and_refused_one_level_past_it():
+    check_raw(adversarial.nested_mime(MAX_MIME_DEPTH))
+    assert parse(adversarial.nested_mime(MAX_MIME_DEPTH)).text.startswith(adversarial.QUESTION)
+    with pytest.raises(TooDeeplyNested, match="nested more than 20 levels"):
+        check_raw(adversarial.nested_mime(MAX_MIME_DEPTH + 1))
+    with pytest.raises(TooDeeplyNested, match="nested more than 20 levels"):
+        parse(adversarial.nested_mime(MAX_MIME_DEPTH + 1))

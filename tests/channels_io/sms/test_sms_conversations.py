@@ -14,7 +14,7 @@ from tests.assistant.helpers import add_articles
 from tests.channels_io.sms.twilio_helpers import CUSTOMER_NUMBER, STRANGER_NUMBER, payload, post
 from tests.factories import StaffFactory, UserFactory, make_ticket
 from tickets import services as ticket_services
-from tickets.models import Conversation, Message, Status, Ticket
+from tickets.models import Conversation, Message, Status, Ticket, TicketEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -120,18 +120,69 @@ def test_a_conversation_continues_per_number_and_restarts_after_24_hours_of_sile
     assert Conversation.objects.filter(sender=CUSTOMER_NUMBER).count() == 2
 
 
-def test_a_resolved_ticket_or_a_closed_conversation_ends_the_conversation(text, customer):
+def test_a_text_on_a_resolved_ticket_reopens_it_and_the_reply_says_so(text, customer):
     text("I want a refund for my annual plan")
     text("yes")
     ticket = Ticket.objects.get()
-    text("any news?")
-    assert Conversation.objects.count() == 1
     ticket_services.change_status(ticket.pk, Status.RESOLVED, actor=StaffFactory(), action_taken="Refunded.")
-    text("thanks!")
+
+    reply = text("the refund has not arrived")
+
+    assert reply.startswith(f"Your ticket {ticket.reference} is open again; our team will reply here.")
+    assert Conversation.objects.count() == 1
+    ticket.refresh_from_db()
+    assert (ticket.status, ticket.resolved_at) == (Status.IN_PROGRESS, None)
+    event = TicketEvent.objects.filter(ticket=ticket, kind="status").latest("id")
+    assert (event.old_status, event.actor) == (Status.RESOLVED, customer)
+    assert "open again" not in text("how long does a refund take?")  # said once, on the reopening
+
+
+def test_a_text_within_a_day_of_the_resolution_continues_the_ticket_after_days_of_silence(text, customer, time_machine):
+    time_machine.move_to(timezone.now(), tick=False)
+    text("I want a refund for my annual plan")
+    text("yes")
+    ticket = Ticket.objects.get()
+    time_machine.shift(5 * 24 * 3600)
+    ticket_services.change_status(ticket.pk, Status.RESOLVED, actor=StaffFactory(), action_taken="Refunded.")
+    time_machine.shift(23 * 3600)
+
+    assert ticket.reference in text("still not refunded")
+
+    assert Conversation.objects.count() == 1
+    assert Ticket.objects.get().status == Status.IN_PROGRESS
+
+
+def test_past_the_retention_window_or_in_a_closed_conversation_a_text_starts_a_new_one(text, customer, time_machine):
+    time_machine.move_to(timezone.now(), tick=False)
+    text("I want a refund for my annual plan")
+    text("yes")
+    ticket = Ticket.objects.get()
+    staff = StaffFactory()
+    ticket_services.change_status(ticket.pk, Status.RESOLVED, actor=staff, action_taken="Refunded.")
+    text("not refunded yet")  # within the window: reopened
+    ticket_services.change_status(ticket.pk, Status.RESOLVED, actor=staff, action_taken="Refunded again.")
+    assert Conversation.objects.count() == 1
+    time_machine.shift(30 * 24 * 3600 + 1)
+    ticket_services.add_staff_reply(ticket.pk, staff=staff, text="One more note on the refund.")  # not silent
+
+    assert "open again" not in text("thanks!")
+
     assert Conversation.objects.count() == 2
+    assert Ticket.objects.get().status == Status.RESOLVED
     Conversation.objects.update(state="closed")
     text("one more question")
     assert Conversation.objects.count() == 3
+
+
+@pytest.mark.parametrize("answered", [False, True], ids=["not-yet", "answered"])
+def test_has_anyone_answered_my_ticket_gets_the_latest_staff_reply_or_not_yet(text, customer, answered):
+    ticket = make_ticket(customer, title="Refund for duplicate charge")
+    if answered:
+        ticket_services.add_staff_reply(ticket.pk, staff=StaffFactory(), text="We refunded the second charge.")
+    reply = text("Has anyone answered my ticket?")
+    assert ticket.reference in reply
+    assert ("We refunded the second charge." in reply) is answered
+    assert ("Nobody from the team has replied yet." in reply) is not answered
 
 
 @pytest.mark.parametrize("word", ["STOP", "stop", "Unsubscribe", "CANCEL", "end", "QUIT", "STOPALL", " Stop. "])
