@@ -1,17 +1,31 @@
 """Staff's view of tickets. Writes go through tickets.services; the list stays fast at a million rows."""
 
+from collections.abc import Iterator
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Substr
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 
-from tickets import channels, services
+from tickets import channels, durations, saved_replies_admin, services
 from tickets.forms import TicketAdminForm
-from tickets.models import InvalidTransition, Message, Status, Ticket, TicketEvent
+from tickets.models import (
+    Author,
+    Conversation,
+    ConversationState,
+    InvalidTransition,
+    Message,
+    Status,
+    Ticket,
+    TicketEvent,
+    TicketNote,
+)
 from tickets.reference import parse_reference
 
 COUNT_CAP = 10_000
@@ -52,6 +66,36 @@ class AssigneeFilter(admin.SimpleListFilter):
         return queryset
 
 
+def render_transcript(conversation_id: int, ticket_id: int | None = None) -> str:
+    """A conversation's messages, oldest first, escaped: the ticket page and the conversation page show it.
+    With `ticket_id`, the ticket's internal notes too, in time order and marked as such."""
+    rows = Message.objects.filter(conversation_id=conversation_id).select_related("staff").order_by("id")
+    lines = [
+        (m.created_at, format_html(
+            "<li><strong>{}</strong> <small>{}</small><div>{}</div></li>",
+            m.staff.get_full_name() if m.staff else m.get_author_display(),
+            m.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+            m.text,
+        ))
+        for m in rows
+    ]  # fmt: skip
+    if ticket_id is not None:
+        notes = TicketNote.objects.filter(ticket_id=ticket_id).select_related("author").order_by("id")
+        lines += [
+            (n.created_at, format_html(
+                '<li class="loophole-note"><strong>Internal note</strong> · {} <small>{}</small><div>{}</div></li>',
+                (n.author.get_full_name() or n.author.get_username()) if n.author else "a former staff member",
+                n.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+                n.text,
+            ))
+            for n in notes
+        ]  # fmt: skip
+        lines.sort(key=lambda line: line[0])  # stable: at equal times messages come before notes
+    return format_html(
+        '<ol class="loophole-transcript">{}</ol>', format_html_join("", "{}", ((html,) for _at, html in lines))
+    )
+
+
 def _actor(event: TicketEvent, ticket: Ticket) -> str:
     """Who made a move: the assistant (no actor), the customer (a reply, a reopening) or a staff member."""
     if event.actor is None:
@@ -64,18 +108,29 @@ def _actor(event: TicketEvent, ticket: Ticket) -> str:
 @admin.register(Ticket)
 class TicketAdmin(admin.ModelAdmin):
     form = TicketAdminForm
-    list_display = ("reference", "title", "customer_email", "status", "channel_label", "assignee", "last_activity_at")
+    list_display = (
+        "reference",
+        "title",
+        "customer_email",
+        "status",
+        "channel_label",
+        "assignee",
+        "last_activity_at",
+        "first_response",
+        "resolution",
+    )
     list_display_links = ("reference", "title")
     list_filter = ("status", ChannelFilter, AssigneeFilter)
     list_select_related = ("customer", "assignee")
     list_per_page = 50
     ordering = ("-last_activity_at", "-id")
-    sortable_by = ("last_activity_at",)
+    sortable_by = ("last_activity_at", "first_response", "resolution")
     show_full_result_count = False
     paginator = CappedCountPaginator
 
     class Media:
         css = {"all": ("css/admin.css",)}  # the transcript's styles (no inline styles: see the CSP)
+        js = ("js/admin_saved_replies.js",)
 
     search_fields = ("title",)
     search_help_text = "A ticket ID (LH-…), a customer's email address, or words from the title."
@@ -91,14 +146,56 @@ class TicketAdmin(admin.ModelAdmin):
         "summary",
         "transcript",
         "history",
+        "saved_replies",
     )
     fieldsets = (
         (None, {"fields": ("reference", "title", "customer", "channel_label", "created_at", "last_activity_at")}),
         ("What the customer asked", {"fields": ("description", "summary")}),
+        # Above the transcript: a long conversation must not push the reply box and its errors out of sight.
+        (
+            "Work on it",
+            {
+                "fields": (
+                    "assignee",
+                    "status",
+                    "action_taken",
+                    "resolved_at",
+                    "saved_replies",
+                    "reply",
+                    "internal_note",
+                )
+            },
+        ),
         ("Conversation", {"fields": ("transcript",)}),
-        ("Work on it", {"fields": ("assignee", "status", "action_taken", "resolved_at", "reply")}),
         ("History", {"classes": ("collapse",), "fields": ("history",)}),
     )
+
+    # Not yet answered or resolved sorts as the longest wait, on every database.
+    @admin.display(description="first response", ordering=F("first_response_time").asc(nulls_last=True))
+    def first_response(self, ticket: Ticket) -> str:
+        return durations.human(ticket.first_response_time)
+
+    @admin.display(description="resolution", ordering=F("resolution_time").asc(nulls_last=True))
+    def resolution(self, ticket: Ticket) -> str:
+        return durations.human(ticket.resolution_time)
+
+    @admin.display(description="saved replies")
+    def saved_replies(self, ticket: Ticket) -> str:
+        return saved_replies_admin.picker(ticket)
+
+    def get_fieldsets(self, request: HttpRequest, obj: Ticket | None = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        hidden = set()
+        if not request.user.has_perm("tickets.view_savedreply"):
+            hidden.add("saved_replies")
+        if not self.has_note_permission(request):
+            hidden.add("internal_note")
+        if not hidden:
+            return fieldsets
+        return [
+            (name, {**options, "fields": tuple(f for f in options["fields"] if f not in hidden)})
+            for name, options in fieldsets
+        ]
 
     @admin.display(description="customer", ordering="customer__email")
     def customer_email(self, ticket: Ticket) -> str:
@@ -110,22 +207,7 @@ class TicketAdmin(admin.ModelAdmin):
 
     @admin.display(description="messages")
     def transcript(self, ticket: Ticket) -> str:
-        rows = Message.objects.filter(conversation_id=ticket.conversation_id).select_related("staff").order_by("id")
-        return format_html(
-            '<ol class="loophole-transcript">{}</ol>',
-            format_html_join(
-                "",
-                "<li><strong>{}</strong> <small>{}</small><div>{}</div></li>",
-                (
-                    (
-                        m.staff.get_full_name() if m.staff else m.get_author_display(),
-                        m.created_at.strftime("%Y-%m-%d %H:%M UTC"),
-                        m.text,
-                    )
-                    for m in rows
-                ),
-            ),
-        )
+        return render_transcript(ticket.conversation_id, ticket.pk)
 
     @admin.display(description="history")
     def history(self, ticket: Ticket) -> str:
@@ -166,6 +248,18 @@ class TicketAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Ticket | None = None) -> bool:
         return request.user.is_active and request.user.is_superuser
 
+    def has_note_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("tickets.add_internal_note")
+
+    def changeform_view(
+        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        # Refused before anything is written: a note is not dropped silently with the rest saved.
+        posted = request.method == "POST" and request.POST.get("internal_note", "").strip()
+        if posted and not self.has_note_permission(request):
+            raise PermissionDenied("You may not add internal notes.")
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
     def save_model(self, request: HttpRequest, obj: Ticket, form: TicketAdminForm, change: bool) -> None:
         data = form.cleaned_data
         if "title" in form.changed_data:
@@ -174,9 +268,13 @@ class TicketAdmin(admin.ModelAdmin):
             services.assign(obj.pk, staff=data["assignee"], actor=request.user)
         if data.get("reply"):
             services.add_staff_reply(obj.pk, staff=request.user, text=data["reply"])
+        if data.get("internal_note"):
+            services.add_internal_note(obj.pk, staff=request.user, text=data["internal_note"])
+        # Only a status the staff member chose: the one the page showed may be stale by now (the reply
+        # or the assignment above moves a Submitted ticket to In Progress).
         target = Status(data["status"])
         current = Ticket.objects.only("status").get(pk=obj.pk).status
-        if target != current:
+        if "status" in form.changed_data and target != current:
             try:
                 services.change_status(obj.pk, target, actor=request.user, action_taken=data.get("action_taken", ""))
             except InvalidTransition as exc:
@@ -207,3 +305,132 @@ class TicketAdmin(admin.ModelAdmin):
             self.message_user(request, f"Marked {moved} ticket(s) in progress.", messages.SUCCESS)
         if refused:
             self.message_user(request, "Not changed: " + "; ".join(refused), messages.WARNING)
+
+
+# Message.kind of the assistant's replies (assistant.engines.base.Outcome), read by the filters below.
+ANSWERED, OFFERED, DECLINED = "answered", "offered", "declined"
+
+
+def _replied(kind: str) -> Exists:
+    return Exists(Message.objects.filter(conversation=OuterRef("pk"), kind=kind))
+
+
+def _has_ticket() -> Exists:
+    # EXISTS rather than a join on the ticket: PostgreSQL plans it as an anti-join it can estimate,
+    # and walks conv_recent newest first instead of joining every conversation.
+    return Exists(Ticket.objects.filter(conversation=OuterRef("pk")))
+
+
+class TicketScopeFilter(admin.SimpleListFilter):
+    """Conversations without a ticket by default: a ticket's conversation is read on the ticket's page."""
+
+    title = "ticket"
+    parameter_name = "ticket"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("opened", "Became a ticket"), ("any", "All")]
+
+    def choices(self, changelist: Any) -> Iterator[dict[str, Any]]:
+        first, *rest = super().choices(changelist)
+        yield {**first, "display": "No ticket"}
+        yield from rest
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> QuerySet[Conversation]:
+        if self.value() == "opened":
+            return queryset.filter(_has_ticket())
+        if self.value() == "any":
+            return queryset
+        return queryset.filter(~_has_ticket())
+
+
+class AssistantOutcomeFilter(admin.SimpleListFilter):
+    """What the assistant did, from the kinds of its stored replies (msg_offer_outcome indexes the rare ones)."""
+
+    title = "the assistant"
+    parameter_name = "assistant"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [
+            (ANSWERED, "Answered, no ticket offered"),
+            (OFFERED, "Offered a ticket"),
+            (DECLINED, "Offer declined"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> QuerySet[Conversation]:
+        if self.value() == ANSWERED:
+            return queryset.filter(_replied(ANSWERED), ~_replied(OFFERED))
+        if self.value() == OFFERED:
+            return queryset.filter(_replied(OFFERED))
+        if self.value() == DECLINED:
+            # Anything but a yes ends an offer (a plain no is also stored as a declined reply, a no with
+            # a question is answered): offered, no offer pending, and no ticket.
+            return queryset.filter(_replied(OFFERED), ~_has_ticket(), ~Q(state=ConversationState.TICKET_OFFERED))
+        return queryset
+
+
+@admin.register(Conversation)
+class ConversationAdmin(admin.ModelAdmin):
+    """Every conversation, read-only: what the assistant answered on its own, and what became a ticket."""
+
+    list_display = ("__str__", "channel_label", "who", "opening", "state", "ticket_link", "last_message_at")
+    list_filter = (TicketScopeFilter, ChannelFilter, AssistantOutcomeFilter)
+    list_select_related = ("customer", "ticket")
+    list_per_page = 50
+    ordering = ("-last_message_at", "-id")
+    sortable_by = ("last_message_at",)
+    show_full_result_count = False
+    paginator = CappedCountPaginator
+    actions = None
+    fieldsets = (
+        (None, {"fields": ("customer", "sender", "channel_label", "state", "ticket_link", "created_at")}),
+        ("Conversation", {"fields": ("transcript",)}),
+    )
+    readonly_fields = ("customer", "sender", "channel_label", "state", "ticket_link", "created_at", "transcript")
+
+    class Media:
+        css = {"all": ("css/admin.css",)}
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Conversation]:
+        first = Message.objects.filter(conversation=OuterRef("pk"), author=Author.CUSTOMER).order_by("id")
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("customer", "ticket")
+            .annotate(opening_text=Substr(Subquery(first.values("text")[:1]), 1, 100))
+        )
+
+    @admin.display(description="channel")
+    def channel_label(self, conversation: Conversation) -> str:
+        return channels.label(conversation.channel)
+
+    @admin.display(description="customer")
+    def who(self, conversation: Conversation) -> str:
+        if conversation.customer is not None:
+            return conversation.customer.email
+        return f"{conversation.sender or '—'} (no account)"
+
+    @admin.display(description="first message")
+    def opening(self, conversation: Conversation) -> str:
+        return getattr(conversation, "opening_text", None) or "—"
+
+    @admin.display(description="ticket")
+    def ticket_link(self, conversation: Conversation) -> str:
+        ticket = getattr(conversation, "ticket", None)
+        if ticket is None:
+            return "—"
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:tickets_ticket_change", args=[ticket.pk]), ticket.reference
+        )
+
+    @admin.display(description="messages")
+    def transcript(self, conversation: Conversation) -> str:
+        return render_transcript(conversation.pk)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # conversations come from the channels
+
+    def has_change_permission(self, request: HttpRequest, obj: Conversation | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Conversation | None = None) -> bool:
+        return False  # the retention purge deletes them with their ticket

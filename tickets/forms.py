@@ -11,7 +11,9 @@ class TicketAdminForm(forms.ModelForm):
     """Status, assignee and action taken are not model fields here: services write them."""
 
     assignee = forms.ModelChoiceField(queryset=get_user_model().objects.none(), required=False)
-    status = forms.ChoiceField(choices=Status.choices)
+    # The hidden copy of the status the page was rendered with: only a change the staff member made
+    # is applied (a reply may have moved the ticket meanwhile).
+    status = forms.ChoiceField(choices=Status.choices, show_hidden_initial=True)
     action_taken = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4}),
         required=False,
@@ -23,6 +25,12 @@ class TicketAdminForm(forms.ModelForm):
         max_length=MESSAGE_MAX,
         help_text="Sent to the customer on the ticket's channel when you save.",
     )
+    internal_note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        max_length=MESSAGE_MAX,
+        help_text="Kept on the ticket for staff. Never sent to the customer.",
+    )
 
     class Meta:
         model = Ticket
@@ -33,6 +41,10 @@ class TicketAdminForm(forms.ModelForm):
         ticket = self.instance
         current = Status(ticket.status)
         allowed = [current, *sorted(TRANSITIONS[current], key=list(Status).index)]
+        rendered = self.data.get(self.add_initial_prefix("status")) if self.is_bound else None
+        if rendered in Status.values and rendered not in allowed:
+            # The page showed an older status: left as it was, it is valid (and not applied).
+            allowed.append(Status(rendered))
         self.fields["status"].choices = [(s.value, s.label) for s in allowed]
         self.fields["status"].initial = current.value
         self.fields["action_taken"].initial = ticket.action_taken
@@ -44,7 +56,7 @@ class TicketAdminForm(forms.ModelForm):
         ticket = self.instance
         new = data.get("status")
         action = (data.get("action_taken") or "").strip()
-        if new and new != ticket.status:
+        if new and new != ticket.status and "status" in self.changed_data:
             if not ticket.can_move_to(Status(new)):
                 self.add_error("status", f"{ticket.get_status_display()} -> {Status(new).label} is not allowed")
             elif new == Status.RESOLVED and not action:

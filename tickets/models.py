@@ -9,6 +9,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from tickets.reference import PATTERN as REFERENCE_PATTERN
+from tickets.saved_replies import check_body
 
 
 class InvalidTransition(Exception):
@@ -75,6 +76,8 @@ class Conversation(models.Model):
         indexes = [
             models.Index(fields=["customer", "-last_message_at"], name="conv_customer_recent"),
             models.Index(fields=["channel", "sender", "-last_message_at"], name="conv_channel_sender"),
+            # The admin's list of every conversation, newest first.
+            models.Index(fields=["-last_message_at", "-id"], name="conv_recent"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(state__in=ConversationState.values), name="conv_state_valid"),
@@ -112,7 +115,13 @@ class Message(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["conversation", "id"], name="msg_conversation_order")]
+        indexes = [
+            models.Index(fields=["conversation", "id"], name="msg_conversation_order"),
+            # The admin's filters by what the assistant did: the rare replies, found without reading the rest.
+            models.Index(
+                fields=["conversation", "kind"], condition=Q(kind__in=["offered", "declined"]), name="msg_offer_outcome"
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["channel", "external_id"], condition=~Q(external_id=""), name="msg_external_id_once"
@@ -147,10 +156,17 @@ class Ticket(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     last_activity_at = models.DateTimeField(default=timezone.now)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # From creation to the first staff reply sent to the customer (set once), and to the resolution
+    # (cleared on reopening, measured again from creation on the next resolve).
+    first_response_time = models.DurationField(null=True, blank=True)
+    resolution_time = models.DurationField(null=True, blank=True)
 
     class Meta:
         indexes = [
             models.Index(fields=["-last_activity_at", "-id"], name="ticket_activity"),
+            # The list sorts by either time.
+            models.Index(fields=["first_response_time", "-id"], name="ticket_first_response"),
+            models.Index(fields=["resolution_time", "-id"], name="ticket_resolution"),
             models.Index(fields=["status", "-last_activity_at", "-id"], name="ticket_status_activity"),
             models.Index(fields=["assignee", "-last_activity_at", "-id"], name="ticket_assignee_activity"),
             models.Index(fields=["customer", "-created_at"], name="ticket_customer_recent"),
@@ -187,6 +203,7 @@ class Ticket(models.Model):
         if action_taken.strip():
             self.action_taken = action_taken.strip()
         self.resolved_at = timezone.now() if new == Status.RESOLVED else None
+        self.resolution_time = self.resolved_at - self.created_at if self.resolved_at else None
 
 
 class EventKind(models.TextChoices):
@@ -235,3 +252,50 @@ class TicketEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} on ticket {self.ticket_id}"
+
+
+class SavedReply(models.Model):
+    """A snippet staff insert into a ticket's reply; `body` may name the placeholders in
+    tickets.saved_replies.PLACEHOLDERS, filled in for the ticket it goes to."""
+
+    title = models.CharField(max_length=80, unique=True)
+    body = models.TextField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, editable=False, on_delete=models.SET_NULL, related_name="+"
+    )
+    is_active = models.BooleanField("active", default=True, help_text="Offered on ticket pages.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["title"]
+        verbose_name_plural = "saved replies"
+        constraints = [models.CheckConstraint(condition=~Q(title="") & ~Q(body=""), name="saved_reply_not_empty")]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def clean(self) -> None:
+        check_body(self.body)
+
+
+class TicketNote(models.Model):
+    """A staff member's internal note on a ticket: shown to staff on the ticket page, never to the customer.
+
+    Kept apart from Message, which every customer-facing path reads; deleted with its ticket.
+    """
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    text = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["ticket", "id"], name="note_ticket_order")]
+        constraints = [models.CheckConstraint(condition=~Q(text=""), name="note_text_not_empty")]
+        default_permissions = ()
+        permissions = [("add_internal_note", "Can add internal notes to tickets")]
+
+    def __str__(self) -> str:
+        return f"note {self.pk} on ticket {self.ticket_id}"

@@ -33,6 +33,7 @@ from tickets.models import (
     Status,
     Ticket,
     TicketEvent,
+    TicketNote,
 )
 from tickets.reference import new_reference
 
@@ -165,7 +166,9 @@ def _move(
     old = ticket.status
     ticket.move_to(new, action_taken=action_taken)
     ticket.last_activity_at = timezone.now()
-    ticket.save(update_fields=["status", "action_taken", "resolved_at", "last_activity_at", "updated_at"])
+    ticket.save(
+        update_fields=["status", "action_taken", "resolved_at", "resolution_time", "last_activity_at", "updated_at"]
+    )
     email = {Status.RESOLVED: CustomerEmail.RESOLVED, Status.WAITING_ON_CUSTOMER: CustomerEmail.WAITING}.get(new, "")
     _event(ticket, EventKind.STATUS, actor, old_status=old, new_status=new, email=email, detail=detail)
     _notify_changed(ticket)
@@ -206,13 +209,17 @@ def assign(ticket_id: int, *, staff: AbstractBaseUser | None, actor: AbstractBas
 def add_staff_reply(ticket_id: int, *, staff: AbstractBaseUser, text: str) -> Message:
     """Store a staff reply in the ticket's conversation and send it on the ticket's channel.
 
-    A reply to a Submitted ticket moves it to In Progress. Delivery leaves after commit.
+    A reply to a Submitted ticket moves it to In Progress; the first reply sets its first response
+    time. Delivery leaves after commit.
     """
     text = _check_text("reply", text, limit=MESSAGE_MAX)
     ticket = Ticket.objects.select_for_update().select_related("conversation").get(pk=ticket_id)
     now = timezone.now()
     message = _add_message(ticket.conversation, author=Author.STAFF, staff=staff, text=text, created_at=now)
     _event(ticket, EventKind.STAFF_REPLY, staff)
+    if ticket.first_response_time is None:
+        ticket.first_response_time = now - ticket.created_at
+        Ticket.objects.filter(pk=ticket.pk).update(first_response_time=ticket.first_response_time)
     if ticket.status == Status.SUBMITTED:
         _move(ticket, Status.IN_PROGRESS, staff, detail="replied")
     else:
@@ -222,6 +229,17 @@ def add_staff_reply(ticket_id: int, *, staff: AbstractBaseUser, text: str) -> Me
         partial(signals.staff_replied.send, sender=Message, message_id=message.pk, channel=message.channel)
     )
     return message
+
+
+def add_internal_note(ticket_id: int, *, staff: AbstractBaseUser, text: str) -> TicketNote:
+    """Keep a staff member's note on a ticket. Nothing is sent and the customer never sees it.
+
+    Raises TicketError for an empty or over-long note, Ticket.DoesNotExist if gone."""
+    text = _check_text("note", text, limit=MESSAGE_MAX)
+    ticket = Ticket.objects.only("pk").get(pk=ticket_id)
+    note = TicketNote.objects.create(ticket=ticket, author=staff, text=text)
+    logger.info("note %s added to ticket %s", note.pk, ticket_id)
+    return note
 
 
 def store_customer_message(
