@@ -26,6 +26,7 @@ if MISSING:
 
 from playwright.sync_api import FrameLocator, Page, expect
 
+from tests.browser.test_accessibility import accessible_page, assert_accessible
 from tests.browser.test_widget import BANNER
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -169,6 +170,34 @@ def test_with_a_bad_token_the_widget_gives_general_help_only(host: Host, support
     expect(frame.get_by_role("tab", name="My tickets")).to_be_hidden()
     assert not User.objects.exists()
     assert not Conversation.objects.exists()
+
+
+def embedded_frame(page: Page):
+    return next(frame for frame in page.frames if "/chat/frame/" in frame.url)
+
+
+def test_axe_finds_nothing_in_the_embedded_widget(host: Host, support: Server, new_page):
+    add_articles()
+    page = accessible_page(new_page)
+    page.goto(host.page(support.url, token()))
+    frame = widget(page)
+    open_chat(frame)
+    assert_accessible(embedded_frame(page), "the embedded widget open")
+    say(frame, "how do I reset my password?")
+    expect(frame.locator("#lw-log .lw-msg-assistant").last).to_contain_text("Forgot password")
+    assert_accessible(embedded_frame(page), "an answer in the embedded widget")
+    frame.get_by_role("tab", name="My tickets").click()
+    expect(frame.locator("#lw-conversation-list button")).to_have_count(1)
+    assert_accessible(embedded_frame(page), "the conversation list in the embedded widget")
+
+
+def test_axe_finds_nothing_when_the_embedded_widget_refuses_a_token(host: Host, support: Server, new_page):
+    page = accessible_page(new_page)
+    page.goto(host.page(support.url, token(ahead=-120)))
+    frame = widget(page)
+    open_chat(frame)
+    expect(frame.locator("#lw-log")).to_contain_text("expired")
+    assert_accessible(embedded_frame(page), "the embedded widget's general-help notice")
 
 
 def test_a_page_of_an_origin_not_allowed_gets_no_widget(host: Host, support: Server, new_page):
