@@ -8,7 +8,8 @@ reorder is lost. With REDIS_URL unset, pokes stay inside this process.
 
 Each web process keeps ONE Redis subscription (a pattern over all conversations) and fans pokes out
 to the asyncio queues of its open widgets: a widget costs a queue, not a Redis connection. The same
-subscription carries notices to a customer's open streams (see `Notice`).
+subscription carries notices to a customer's open streams (see `Notice`), and to staff's ticket
+lists the ids of changed tickets (see `poke_desk`).
 """
 
 import asyncio
@@ -29,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 CHANNEL_PREFIX = "loophole:chat:"
 CUSTOMER_PREFIX = f"{CHANNEL_PREFIX}customer:"  # inside the one subscription's pattern
+DESK_CHANNEL = f"{CHANNEL_PREFIX}desk"  # likewise
+DESK = 0  # the key of staff's ticket lists among the conversations' (whose ids start at 1)
 BARE = b"1"  # a poke without news: read the database
 NOTICES = frozenset({"check", "logout", "evict"})
 
@@ -54,7 +57,13 @@ class Notice(TypedDict):
     about: list[str]
 
 
-Item = News | Notice | None
+class Change(TypedDict):
+    """Word to staff's ticket lists: this ticket changed (they read it themselves)."""
+
+    ticket: int
+
+
+Item = News | Notice | Change | None
 Waiters = dict[int, set[tuple[asyncio.AbstractEventLoop, asyncio.Queue[Item]]]]
 
 _lock = threading.Lock()
@@ -126,6 +135,23 @@ def poke(conversation_id: int, news: News | None = None) -> None:
     _deliver_locally(conversation_id, news)
 
 
+def poke_desk(ticket_id: int) -> None:
+    """Tell every open ticket list of staff, in any process, that this ticket changed."""
+    change: Change = {"ticket": ticket_id}
+    if settings.REDIS_URL:
+        try:
+            redis_client().publish(DESK_CHANNEL, json.dumps(change).encode())
+            return
+        except redis.RedisError:
+            logger.warning("push: Redis unavailable, poking this process's ticket lists only")
+    _deliver_locally(DESK, change)
+
+
+def changed_tickets(items: list[Item]) -> list[int]:
+    """The ids of the tickets the `Change`s among a subscription's items name, each once, in order."""
+    return list(dict.fromkeys(item["ticket"] for item in items if item is not None and "ticket" in item))  # type: ignore[typeddict-item]
+
+
 def notify(customer_id: int, notice: Notice) -> None:
     """Tell every open stream of this customer, in any process (in the order of pokes sent after it)."""
     if settings.REDIS_URL:
@@ -138,12 +164,15 @@ def notify(customer_id: int, notice: Notice) -> None:
 
 
 def split(items: list[Item]) -> tuple[list[News | None], list[Notice]]:
-    """The pokes and the notices among a subscription's items, each in their order."""
+    """The pokes and the notices among a subscription's items, each in their order (a `Change` counts
+    as a bare poke)."""
     pokes: list[News | None] = []
     notices: list[Notice] = []
     for item in items:
         if item is not None and "notice" in item:
             notices.append(cast(Notice, item))
+        elif item is not None and "ticket" in item:
+            pokes.append(None)
         else:
             pokes.append(cast(News | None, item))
     return pokes, notices
@@ -169,8 +198,23 @@ def _parse_notice(payload: bytes) -> Notice | None:
     return {"notice": notice["notice"], "about": [str(x) for x in notice["about"]]}
 
 
+def _parse_change(payload: bytes) -> Change | None:
+    try:
+        change = json.loads(payload)
+    except ValueError:
+        return None
+    ticket = change.get("ticket") if isinstance(change, dict) else None
+    return {"ticket": ticket} if type(ticket) is int else None
+
+
 def _route(channel: str, payload: bytes) -> None:
-    """Hand a message of the subscription to this process's streams of its conversation or customer."""
+    """Hand a message of the subscription to this process's streams of its conversation or customer,
+    or to its ticket lists."""
+    if channel == DESK_CHANNEL:
+        change = _parse_change(payload)
+        if change is not None:
+            _deliver_locally(DESK, change)
+        return
     if channel.startswith(CUSTOMER_PREFIX):
         notice = _parse_notice(payload)
         if notice is not None:

@@ -28,6 +28,7 @@ def poke_on_message(
 @receiver(signals.ticket_changed)
 def poke_on_ticket(sender: Any, ticket_id: int, conversation_id: int, **kwargs: Any) -> None:
     push.poke(conversation_id)
+    push.poke_desk(ticket_id)
 
 
 @receiver(signals.staff_replied)

@@ -40,7 +40,7 @@ class UserAdmin(BaseUserAdmin):
     inlines = [PhoneNumberInline]
     fieldsets = (
         (None, {"fields": ("email", "password")}),
-        ("Profile", {"fields": ("name", "product_user_id")}),
+        ("Profile", {"fields": ("name", "product_user_id", "notify_by_email")}),
         ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
         ("Dates", {"fields": ("last_login", "date_joined", "email_verified_at")}),
     )

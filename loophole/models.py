@@ -72,6 +72,13 @@ class User(AbstractBaseUser, PermissionsMixin):
         blank=True,
         help_text="Set when the account came from the company's product through the embedded widget.",
     )
+    # Staff only: the ticket notifications (new ticket, customer reply, reopened) come by email.
+    notify_by_email = models.BooleanField(
+        "email me about tickets",
+        default=True,
+        help_text="Staff: an email when a ticket assigned to you, or an unassigned one, is created, answered "
+        "by the customer or reopened.",
+    )
 
     objects = UserManager()
 

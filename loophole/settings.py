@@ -67,6 +67,15 @@ if "@" not in SUPPORT_EMAIL:
 DEFAULT_FROM_EMAIL = f"Loophole support <{SUPPORT_EMAIL}>"
 SERVER_EMAIL = SUPPORT_EMAIL
 
+# Staff notifications also go as a signed JSON POST here (Slack-style integrations); unset: email only.
+STAFF_WEBHOOK_URL = env.str("STAFF_WEBHOOK_URL", default="")
+_webhook = urlsplit(STAFF_WEBHOOK_URL)
+if STAFF_WEBHOOK_URL and (_webhook.scheme not in {"http", "https"} or not _webhook.hostname):
+    raise ImproperlyConfigured(f"STAFF_WEBHOOK_URL must be an http:// or https:// URL, not {STAFF_WEBHOOK_URL!r}")
+STAFF_WEBHOOK_SECRET = env.str("STAFF_WEBHOOK_SECRET", default="")
+if STAFF_WEBHOOK_URL and len(STAFF_WEBHOOK_SECRET.encode()) < 16:
+    raise ImproperlyConfigured("STAFF_WEBHOOK_SECRET must be set, at least 16 bytes, when STAFF_WEBHOOK_URL is")
+
 INSTALLED_APPS = [
     "loophole",
     "django.contrib.admin",

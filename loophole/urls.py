@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from django.views.generic import TemplateView
 
+from channels_io import desk
 from loophole import accounts, login, views
 
 admin.site.site_header = "Loophole support"
@@ -43,5 +44,9 @@ urlpatterns = [
     path("channels/sms/", include("channels_io.sms.urls")),
     path("channels/voice/", include("channels_io.voice.urls")),
     path("anymail/", include("channels_io.email.urls")),  # /anymail/postmark/inbound/
+    path("admin/dashboard/", include("tickets.dashboard_urls")),
+    # Staff's live ticket pages (before the admin's own catch-all of object ids).
+    path("admin/tickets/ticket/events/", admin.site.admin_view(desk.list_events), name="ticket_list_events"),
+    path("admin/tickets/ticket/<int:pk>/events/", admin.site.admin_view(desk.ticket_events), name="ticket_events"),
     path("admin/", admin.site.urls),
 ]

@@ -26,5 +26,7 @@ PRODUCT_VARIABLES = frozenset(
         "WIDGET_JWT_SECRET",
         "EMAIL_AUTHSERV_ID",  # the project's own: the mail server whose Authentication-Results count
         "ANYMAIL_WEBHOOK_SECRET",  # the project's own, in anymail's name: the inbound email webhook's user:password
+        "STAFF_WEBHOOK_URL",  # the project's own: staff notifications as a signed JSON POST
+        "STAFF_WEBHOOK_SECRET",  # the project's own: the HMAC-SHA256 key of that POST's signature
     }
 )

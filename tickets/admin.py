@@ -91,8 +91,11 @@ def render_transcript(conversation_id: int, ticket_id: int | None = None) -> str
             for n in notes
         ]  # fmt: skip
         lines.sort(key=lambda line: line[0])  # stable: at equal times messages come before notes
+    # data-after: the newest message shown, from which the page's live stream goes on
     return format_html(
-        '<ol class="loophole-transcript">{}</ol>', format_html_join("", "{}", ((html,) for _at, html in lines))
+        '<ol class="loophole-transcript" data-after="{}">{}</ol>',
+        max((m.pk for m in rows), default=0),
+        format_html_join("", "{}", ((html,) for _at, html in lines)),
     )
 
 
@@ -130,7 +133,7 @@ class TicketAdmin(admin.ModelAdmin):
 
     class Media:
         css = {"all": ("css/admin.css",)}  # the transcript's styles (no inline styles: see the CSP)
-        js = ("js/admin_saved_replies.js",)
+        js = ("js/admin_saved_replies.js", "js/admin_live.js")
 
     search_fields = ("title",)
     search_help_text = "A ticket ID (LH-…), a customer's email address, or words from the title."

@@ -78,6 +78,8 @@ class Conversation(models.Model):
             models.Index(fields=["channel", "sender", "-last_message_at"], name="conv_channel_sender"),
             # The admin's list of every conversation, newest first.
             models.Index(fields=["-last_message_at", "-id"], name="conv_recent"),
+            # The dashboard's daily rollup reads one day at a time.
+            models.Index(fields=["created_at"], name="conv_created"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(state__in=ConversationState.values), name="conv_state_valid"),
@@ -170,6 +172,7 @@ class Ticket(models.Model):
             models.Index(fields=["status", "-last_activity_at", "-id"], name="ticket_status_activity"),
             models.Index(fields=["assignee", "-last_activity_at", "-id"], name="ticket_assignee_activity"),
             models.Index(fields=["customer", "-created_at"], name="ticket_customer_recent"),
+            models.Index(fields=["created_at"], name="ticket_created"),  # the dashboard's daily rollup
             # The purge scans only resolved tickets by age.
             models.Index(fields=["resolved_at"], condition=Q(status="resolved"), name="ticket_purge"),
         ]
@@ -299,3 +302,63 @@ class TicketNote(models.Model):
 
     def __str__(self) -> str:
         return f"note {self.pk} on ticket {self.ticket_id}"
+
+
+class StaffEvent(models.TextChoices):
+    CREATED = "created", "New ticket"
+    CUSTOMER_REPLY = "customer_reply", "Customer replied"
+    REOPENED = "reopened", "Reopened"
+
+
+class StaffNotification(models.Model):
+    """One event staff are told about (email, and the webhook when configured), written with the event.
+
+    The row is the outbox: `emailed_at` and `sent_at` (everything done) are set by the task that sends it.
+    """
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="staff_notifications")
+    event = models.CharField(max_length=16, choices=StaffEvent.choices)
+    # The customer's message the event is about (none for a new ticket: its description is quoted).
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["created_at"], condition=Q(sent_at__isnull=True), name="staff_notification_pending")
+        ]
+        constraints = [models.CheckConstraint(condition=Q(event__in=StaffEvent.values), name="staff_event_valid")]
+
+    def __str__(self) -> str:
+        return f"{self.get_event_display()} on ticket {self.ticket_id}"
+
+
+class DailyStats(models.Model):
+    """One day's figures on one channel, recomputed by tickets.dashboard.refresh_days: the dashboard
+    reads these rows instead of scanning conversations and tickets.
+
+    Conversations and tickets count on the day they were created, resolutions on the day they were
+    resolved. The two histograms count durations in tickets.dashboard.BUCKET_EDGES' buckets.
+    """
+
+    day = models.DateField()
+    channel = models.CharField(max_length=32)
+    conversations = models.PositiveIntegerField(default=0)
+    answered = models.PositiveIntegerField(default=0)  # answered by the assistant, no ticket offered
+    offered = models.PositiveIntegerField(default=0)
+    accepted = models.PositiveIntegerField(default=0)
+    declined = models.PositiveIntegerField(default=0)
+    tickets_created = models.PositiveIntegerField(default=0)
+    resolved = models.PositiveIntegerField(default=0)
+    first_response_buckets = models.JSONField(default=list)
+    resolution_buckets = models.JSONField(default=list)
+    refreshed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "daily stats"
+        constraints = [models.UniqueConstraint(fields=["day", "channel"], name="daily_stats_day_channel")]
+
+    def __str__(self) -> str:
+        return f"{self.channel} on {self.day}"

@@ -30,6 +30,8 @@ from tickets.models import (
     EventKind,
     InvalidTransition,
     Message,
+    StaffEvent,
+    StaffNotification,
     Status,
     Ticket,
     TicketEvent,
@@ -99,6 +101,12 @@ def _event(ticket: Ticket, kind: EventKind, actor: AbstractBaseUser | None, **fi
     return event
 
 
+def _notify_staff(ticket: Ticket, event: StaffEvent, message: Message | None = None) -> None:
+    """Write the staff notification of an event in the event's transaction; its task runs after commit."""
+    notification = StaffNotification.objects.create(ticket=ticket, event=event, message=message)
+    enqueue_on_commit(tasks.send_staff_notification, notification.pk)
+
+
 def _check_text(name: str, value: str, *, limit: int | None = None, single_line: bool = False) -> str:
     value = (value or "").strip()
     if not value:
@@ -155,6 +163,7 @@ def create_ticket(
     conversation.offer = None
     conversation.save(update_fields=["state", "offer"])
     _event(ticket, EventKind.CREATED, None, new_status=Status.SUBMITTED, email=CustomerEmail.CREATED)
+    _notify_staff(ticket, StaffEvent.CREATED)
     _notify_changed(ticket)
     logger.info("ticket %s created from conversation %s", ticket.pk, conversation_id)
     return ticket
@@ -346,6 +355,7 @@ def _store_customer_message(
         return existing, False
     if ticket is not None and not automatic:
         _event(ticket, EventKind.CUSTOMER_REPLY, conversation.customer)
+        _notify_staff(ticket, StaffEvent.REOPENED if reopens else StaffEvent.CUSTOMER_REPLY, message)
         if reopens:
             _move(ticket, Status.IN_PROGRESS, conversation.customer, detail="reopened by the customer")
             logger.info("ticket %s reopened by the customer's message %s", ticket.pk, message.pk)
