@@ -7,9 +7,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from assistant.engines.base import Outcome
-from tests.assistant.helpers import add_articles, chat, say
 from tests.factories import ConversationFactory, StaffFactory, UserFactory, make_ticket
+from tests.tickets.helpers import conversations_of_each_outcome
 from tickets import services
 from tickets.models import Conversation, Message, Ticket
 
@@ -38,24 +37,7 @@ def staff(client):
 @pytest.fixture
 def outcomes() -> dict[str, Conversation]:
     """One conversation per thing the assistant can do, made by talking to it as a channel does."""
-    add_articles()
-    made = {}
-    made["answered"] = chat(UserFactory())
-    assert say(made["answered"], "how do I export my data").outcome == Outcome.ANSWERED
-    made["unknown_sender"] = services.open_conversation(channel="sms", customer=None, sender="+15555550199")
-    assert say(made["unknown_sender"], "how do I reset my password?").outcome == Outcome.ANSWERED
-    made["pending"] = chat(UserFactory())
-    assert say(made["pending"], "I want a refund please").outcome == Outcome.OFFERED
-    made["declined"] = chat(UserFactory())
-    say(made["declined"], "I want a refund please")
-    assert say(made["declined"], "no thanks").outcome == Outcome.DECLINED
-    made["declined_asking"] = chat(UserFactory())
-    say(made["declined_asking"], "I want a refund please")
-    assert say(made["declined_asking"], "no thanks, but how do I export my data?").outcome == Outcome.ANSWERED
-    made["accepted"] = chat(UserFactory())
-    say(made["accepted"], "I want a refund please")
-    assert say(made["accepted"], "yes").outcome == Outcome.CREATED
-    return made
+    return conversations_of_each_outcome()
 
 
 def pks(outcomes: dict[str, Conversation], *names: str) -> set[int]:

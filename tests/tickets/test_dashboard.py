@@ -10,9 +10,8 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django_celery_beat.models import PeriodicTask
 
-from assistant.engines.base import Outcome
-from tests.assistant.helpers import add_articles, chat, say
 from tests.factories import ConversationFactory, StaffFactory, UserFactory, make_ticket
+from tests.tickets.helpers import conversations_of_each_outcome
 from tickets import dashboard, services, tasks
 from tickets.models import Conversation, DailyStats, Status, Ticket
 
@@ -43,23 +42,7 @@ def started_ago(conversation: Conversation, days: int) -> None:
 @pytest.fixture
 def outcomes(now) -> dict[str, Conversation]:
     """Conversations made by talking to the assistant as a channel does, all started today."""
-    add_articles()
-    made = {"answered": chat(UserFactory())}
-    assert say(made["answered"], "how do I export my data").outcome == Outcome.ANSWERED
-    made["sms_answered"] = services.open_conversation(channel="sms", customer=None, sender="+15555550199")
-    assert say(made["sms_answered"], "how do I reset my password?").outcome == Outcome.ANSWERED
-    made["pending"] = chat(UserFactory())
-    assert say(made["pending"], "I want a refund please").outcome == Outcome.OFFERED
-    made["declined"] = chat(UserFactory())
-    say(made["declined"], "I want a refund please")
-    assert say(made["declined"], "no thanks").outcome == Outcome.DECLINED
-    made["declined_asking"] = chat(UserFactory())
-    say(made["declined_asking"], "I want a refund please")
-    assert say(made["declined_asking"], "no thanks, but how do I export my data?").outcome == Outcome.ANSWERED
-    made["accepted"] = chat(UserFactory())
-    say(made["accepted"], "I want a refund please")
-    assert say(made["accepted"], "yes").outcome == Outcome.CREATED
-    return made
+    return conversations_of_each_outcome()
 
 
 def backfill() -> None:
