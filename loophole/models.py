@@ -4,9 +4,10 @@ import re
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, Upper
 from django.utils import timezone
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -87,6 +88,12 @@ class User(AbstractBaseUser, PermissionsMixin):
     REQUIRED_FIELDS: list[str] = []
 
     class Meta:
+        # The ticket search's partial email (stored lower-cased: `contains`) and name (`icontains`);
+        # PostgreSQL only, see the migration.
+        indexes = [
+            GinIndex(fields=["email"], opclasses=["gin_trgm_ops"], name="user_email_trgm"),
+            GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="user_name_trgm"),
+        ]
         constraints = [
             models.CheckConstraint(condition=models.Q(email=Lower("email")), name="user_email_lower_case"),
             models.CheckConstraint(condition=~models.Q(email=""), name="user_email_not_empty"),
@@ -122,6 +129,8 @@ class PhoneNumber(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        # The ticket search's phone tail (`endswith`); PostgreSQL only, see the migration.
+        indexes = [GinIndex(fields=["number"], opclasses=["gin_trgm_ops"], name="phone_number_trgm")]
         constraints = [
             models.CheckConstraint(condition=models.Q(number__regex=r"^\+[1-9][0-9]{6,14}$"), name="phone_e164"),
         ]

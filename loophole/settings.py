@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",  # the search's trigram indexes (OpClass); harmless on SQLite
     "django_celery_beat",
     "anymail",
     "tickets",

@@ -4,6 +4,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import SEARCH_VAR
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
@@ -13,7 +14,7 @@ from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 
-from tickets import channels, durations, saved_replies_admin, services
+from tickets import channels, durations, saved_replies_admin, search, services
 from tickets.forms import TicketAdminForm
 from tickets.models import (
     Author,
@@ -26,7 +27,6 @@ from tickets.models import (
     TicketEvent,
     TicketNote,
 )
-from tickets.reference import parse_reference
 
 COUNT_CAP = 10_000
 
@@ -135,8 +135,11 @@ class TicketAdmin(admin.ModelAdmin):
         css = {"all": ("css/admin.css",)}  # the transcript's styles (no inline styles: see the CSP)
         js = ("js/admin_saved_replies.js", "js/admin_live.js")
 
-    search_fields = ("title",)
-    search_help_text = "A ticket ID (LH-…), a customer's email address, or words from the title."
+    search_fields = ("title",)  # shows the box; get_search_results does the searching
+    search_help_text = (
+        "A ticket ID (LH-…), part of a customer's email address, name or phone number, "
+        "or words from the title or the messages."
+    )
     actions = ("assign_to_me", "mark_in_progress")
     readonly_fields = (
         "reference",
@@ -234,16 +237,20 @@ class TicketAdmin(admin.ModelAdmin):
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Ticket], search_term: str
     ) -> tuple[QuerySet[Ticket], bool]:
-        term = search_term.strip()
-        if not term:
+        if not search_term.strip():
             return queryset, False
-        reference = parse_reference(term)
-        if reference is not None:
-            return queryset.filter(reference=reference), False
-        if "@" in term:
-            # Emails are stored lower-cased: an exact match uses the unique index.
-            return queryset.filter(customer__email=term.lower()), False
-        return queryset.filter(title__icontains=term), False
+        try:
+            return queryset.filter(search.matching(search_term)), False
+        except search.SearchTooLong as exc:
+            messages.error(request, str(exc))
+            return queryset.none(), False
+
+    def get_ordering(self, request: HttpRequest) -> Any:
+        # A search lists the exact reference first, then title matches, then the rest, newest first.
+        term = request.GET.get(SEARCH_VAR, "")
+        if term.strip():
+            return (search.rank(term).asc(), "-created_at", "-id")
+        return super().get_ordering(request)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # only the assistant opens tickets, after the customer confirms

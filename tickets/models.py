@@ -4,8 +4,10 @@
 """
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 from tickets.reference import PATTERN as REFERENCE_PATTERN
@@ -123,6 +125,8 @@ class Message(models.Model):
             models.Index(
                 fields=["conversation", "kind"], condition=Q(kind__in=["offered", "declined"]), name="msg_offer_outcome"
             ),
+            # The ticket search's `text__icontains` (UPPER(text) LIKE …); PostgreSQL only, see the migration.
+            GinIndex(OpClass(Upper("text"), name="gin_trgm_ops"), name="msg_text_trgm"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -175,6 +179,8 @@ class Ticket(models.Model):
             models.Index(fields=["created_at"], name="ticket_created"),  # the dashboard's daily rollup
             # The purge scans only resolved tickets by age.
             models.Index(fields=["resolved_at"], condition=Q(status="resolved"), name="ticket_purge"),
+            # The search's `title__icontains`; PostgreSQL only, see the migration.
+            GinIndex(OpClass(Upper("title"), name="gin_trgm_ops"), name="ticket_title_trgm"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=Status.values), name="ticket_status_valid"),
