@@ -7,7 +7,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.views.main import SEARCH_VAR
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Substr
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
@@ -17,6 +17,9 @@ from django.utils.html import format_html, format_html_join
 from tickets import channels, durations, saved_replies_admin, search, services
 from tickets.forms import TicketAdminForm
 from tickets.models import (
+    ANSWERED,
+    DECLINED,
+    OFFERED,
     Author,
     Conversation,
     ConversationState,
@@ -26,6 +29,8 @@ from tickets.models import (
     Ticket,
     TicketEvent,
     TicketNote,
+    has_ticket,
+    replied,
 )
 
 COUNT_CAP = 10_000
@@ -317,20 +322,6 @@ class TicketAdmin(admin.ModelAdmin):
             self.message_user(request, "Not changed: " + "; ".join(refused), messages.WARNING)
 
 
-# Message.kind of the assistant's replies (assistant.engines.base.Outcome), read by the filters below.
-ANSWERED, OFFERED, DECLINED = "answered", "offered", "declined"
-
-
-def _replied(kind: str) -> Exists:
-    return Exists(Message.objects.filter(conversation=OuterRef("pk"), kind=kind))
-
-
-def _has_ticket() -> Exists:
-    # EXISTS rather than a join on the ticket: PostgreSQL plans it as an anti-join it can estimate,
-    # and walks conv_recent newest first instead of joining every conversation.
-    return Exists(Ticket.objects.filter(conversation=OuterRef("pk")))
-
-
 class TicketScopeFilter(admin.SimpleListFilter):
     """Conversations without a ticket by default: a ticket's conversation is read on the ticket's page."""
 
@@ -347,10 +338,10 @@ class TicketScopeFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> QuerySet[Conversation]:
         if self.value() == "opened":
-            return queryset.filter(_has_ticket())
+            return queryset.filter(has_ticket())
         if self.value() == "any":
             return queryset
-        return queryset.filter(~_has_ticket())
+        return queryset.filter(~has_ticket())
 
 
 class AssistantOutcomeFilter(admin.SimpleListFilter):
@@ -368,13 +359,13 @@ class AssistantOutcomeFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> QuerySet[Conversation]:
         if self.value() == ANSWERED:
-            return queryset.filter(_replied(ANSWERED), ~_replied(OFFERED))
+            return queryset.filter(replied(ANSWERED), ~replied(OFFERED))
         if self.value() == OFFERED:
-            return queryset.filter(_replied(OFFERED))
+            return queryset.filter(replied(OFFERED))
         if self.value() == DECLINED:
             # Anything but a yes ends an offer (a plain no is also stored as a declined reply, a no with
             # a question is answered): offered, no offer pending, and no ticket.
-            return queryset.filter(_replied(OFFERED), ~_has_ticket(), ~Q(state=ConversationState.TICKET_OFFERED))
+            return queryset.filter(replied(OFFERED), ~has_ticket(), ~Q(state=ConversationState.TICKET_OFFERED))
         return queryset
 
 

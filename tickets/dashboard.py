@@ -10,10 +10,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.db import transaction
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
-from tickets.models import Conversation, ConversationState, DailyStats, Message, Status, Ticket
+from tickets.models import (
+    ANSWERED,
+    OFFERED,
+    Conversation,
+    ConversationState,
+    DailyStats,
+    Status,
+    Ticket,
+    has_ticket,
+    replied,
+)
 
 PERIODS = (7, 30, 90)
 # The beat task recomputes this many recent days: a ticket answered later than that after it was
@@ -23,9 +33,6 @@ REFRESH_DAYS = 7
 BUCKET_EDGES: tuple[float, ...] = tuple(60 * 2 ** (k * 0.75) for k in range(23))
 BUCKETS = len(BUCKET_EDGES) + 1
 COUNTS = ("conversations", "answered", "offered", "accepted", "declined", "tickets_created", "resolved")
-
-# Message.kind of the assistant's replies (assistant.engines.base.Outcome).
-ANSWERED, OFFERED = "answered", "offered"
 
 
 def bucket(duration: timedelta) -> int:
@@ -73,10 +80,6 @@ def _span(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-def _replied(kind: str) -> Exists:
-    return Exists(Message.objects.filter(conversation=OuterRef("pk"), kind=kind))
-
-
 def _day_rows(day: date) -> list[DailyStats]:
     start, end = _span(day)
     rows: dict[str, DailyStats] = {}
@@ -85,10 +88,9 @@ def _day_rows(day: date) -> list[DailyStats]:
         return rows.setdefault(channel, DailyStats(day=day, channel=channel))
 
     # The same outcomes as the conversation list's filters by what the assistant did.
-    has_ticket = Exists(Ticket.objects.filter(conversation=OuterRef("pk")))
     conversations = (
         Conversation.objects.filter(created_at__gte=start, created_at__lt=end)
-        .annotate(is_answered=_replied(ANSWERED), is_offered=_replied(OFFERED), has_ticket=has_ticket)
+        .annotate(is_answered=replied(ANSWERED), is_offered=replied(OFFERED), has_ticket=has_ticket())
         .values("channel")
         .annotate(
             conversations=Count("pk"),

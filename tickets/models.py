@@ -6,7 +6,7 @@
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Upper
 from django.utils import timezone
 
@@ -94,6 +94,9 @@ class Conversation(models.Model):
 
 # Message.kind of a customer message that reopened its resolved ticket.
 REOPENED = "reopened"
+# Message.kind of the assistant's replies (assistant.engines.base.Outcome's values): what the
+# conversation list's filters and the dashboard count the assistant's work by.
+ANSWERED, OFFERED, DECLINED = "answered", "offered", "declined"
 
 
 class Message(models.Model):
@@ -123,7 +126,7 @@ class Message(models.Model):
             models.Index(fields=["conversation", "id"], name="msg_conversation_order"),
             # The admin's filters by what the assistant did: the rare replies, found without reading the rest.
             models.Index(
-                fields=["conversation", "kind"], condition=Q(kind__in=["offered", "declined"]), name="msg_offer_outcome"
+                fields=["conversation", "kind"], condition=Q(kind__in=[OFFERED, DECLINED]), name="msg_offer_outcome"
             ),
             # The ticket search's `text__icontains` (UPPER(text) LIKE …); PostgreSQL only, see the migration.
             GinIndex(OpClass(Upper("text"), name="gin_trgm_ops"), name="msg_text_trgm"),
@@ -368,3 +371,15 @@ class DailyStats(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} on {self.day}"
+
+
+def replied(kind: str) -> Exists:
+    """A conversation (the outer query's row) has an assistant reply of this kind."""
+    return Exists(Message.objects.filter(conversation=OuterRef("pk"), kind=kind))
+
+
+def has_ticket() -> Exists:
+    """A conversation (the outer query's row) became a ticket. EXISTS rather than a join on the
+    ticket: PostgreSQL plans it as an anti-join it can estimate, and walks conv_recent newest first
+    instead of joining every conversation."""
+    return Exists(Ticket.objects.filter(conversation=OuterRef("pk")))
