@@ -1,13 +1,15 @@
 """Shared by the benchmarks: the PostgreSQL check, the 1M-ticket seed, database clones, metric lines.
 
 The seed lives in the database named by DATABASE_URL (migrated here, filled once, then reused):
-1,000,000 tickets, each with its own conversation, 1+ messages and 1+ events; 50,000 customers,
-20 staff and one superuser. 100,000 tickets (every tenth id) were resolved 31-90 days before the
-seed's reference time and carry 20 messages and 3 events each; the other 900,000 are open or were
-resolved within the last 30 days, with 1-2 messages and 1-2 events. Each assistant message answers
-(reply_to) the customer message before it. Row values derive from the id, so two seeds are
-identical except for the reference time, which `bench_seed_info` keeps. Seeding is raw SQL
-(INSERT ... SELECT generate_series) in one transaction, about 2-3 minutes here.
+1,000,000 tickets, each with its own conversation, messages and events (about 20,000,000 messages);
+50,000 customers, 20 staff and one superuser. 100,000 tickets (every tenth id) were resolved 31-90
+days before the seed's reference time and carry 20 messages and 3 events each; the other 900,000
+are open or were resolved within the last 30 days, with 1-39 messages (20 on average) and 1-2
+events. Titles come from 30 templates; customers' messages name a product and an order number. Each
+assistant message answers (reply_to) the customer message before it. Row values derive from the
+id, so two seeds are identical except for the reference time, which `bench_seed_info` keeps.
+Seeding is raw SQL (INSERT ... SELECT generate_series) in one transaction, the indexes built after
+the rows.
 """
 
 import ipaddress
@@ -29,22 +31,63 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-SHARED_BASELINE = Path("/work/shared/baseline")  # its noise.py measures other tenants' CPU
-SEED_VERSION = 3  # bump when the seed changes: an older seed database is rebuilt
+SHARED_BASELINE = ROOT.parent / "shared" / "baseline"  # the kit, beside the project
+SEED_VERSION = 4  # bump when the seed changes: an older seed database is rebuilt
 TOTAL = 1_000_000
 DUE = 100_000  # ids with id % 10 = 1
 DUE_MESSAGES = 20
 DUE_EVENTS = 3
+MESSAGE_SPREAD = 39  # the other tickets have 1-39 messages (id % 39 + 1): 20 on average, ~20M in all
+# 30 title templates as a help desk sees them: a word of one template ("declined") is in ~3.3 % of the
+# titles, as in the django-helpdesk peer's seed; "refund" is in three (~10 %).
+TITLES = [
+    "Cannot log in to my account",
+    "Refund for a duplicate charge",
+    "Card declined at checkout",
+    "Package has not arrived",
+    "Wrong size delivered",
+    "Change the delivery address",
+    "Cancel my subscription",
+    "Invoice shows the wrong VAT number",
+    "App crashes when I open settings",
+    "Password reset email never arrives",
+    "Discount code not accepted",
+    "Two-factor code not received",
+    "Refund not received for my order",
+    "Charged after cancelling the trial",
+    "Item arrived damaged",
+    "Missing item in my parcel",
+    "How do I change my email address",
+    "Update the billing address on invoices",
+    "Gift card balance is wrong",
+    "Tracking link shows no updates",
+    "Return label does not print",
+    "Refund went to an old card",
+    "Order stuck in processing",
+    "Account locked after too many attempts",
+    "Export of my data",
+    "Delete my account",
+    "Loyalty points missing",
+    "Coupon expired before the end date",
+    "Notifications arrive twice",
+    "Wrong currency on the receipt",
+]
 CUSTOMERS = 50_000
 STAFF = 20
 ADMIN_EMAIL = "bench-admin@loophole.example"
 POSTGRES_SCHEMES = {"postgres", "postgresql", "pgsql"}
-SEEDED_TABLES = ["tickets_conversation", "tickets_ticket", "tickets_message", "tickets_ticketevent"]
+SEEDED_TABLES = [
+    "loophole_phonenumber",
+    "tickets_conversation",
+    "tickets_ticket",
+    "tickets_message",
+    "tickets_ticketevent",
+]
 
 
 def metric(name: str, value: float | int | str, unit: str = "") -> None:
     if isinstance(value, float):
-        value = f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}"
+        value = f"{value:.3g}" if abs(value) < 1 else f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}"
     print(f"{name}: {value} {unit}".rstrip(), flush=True)
 
 
@@ -110,6 +153,40 @@ def background_busy(secs: float = 2.0) -> int:
 
 # --- the seed -----------------------------------------------------------------------------------
 
+# A message's text, from two hashes of its id (h, h2): a customer names one of 360 made-up product
+# names (so a name is in about 1 customer message in 360, and in the messages of ~2.7 % of the
+# tickets) and an order number; the assistant and staff answer in one of a few sentences each.
+PRODUCT_SQL = """initcap((ARRAY['bra', 'cle', 'dro', 'fen', 'gal', 'hux', 'jor', 'kel'])[1 + h2 %% 8]
+         || (ARRAY['ami', 'ebo', 'iru', 'ole', 'uva', 'ape', 'eki', 'oma', 'ute'])[1 + (h2 / 8) %% 9]
+         || (ARRAY['nix', 'tor', 'vel', 'dar', 'sun'])[1 + (h2 / 72) %% 5])"""
+MESSAGE_TEXT_SQL = f"""CASE m.author
+  WHEN 'customer' THEN
+    (ARRAY['Hi,', 'Hello,', 'Hi there,', 'Good morning,', 'Hey,', 'Dear support,'])[1 + h %% 6]
+    || ' my ' || {PRODUCT_SQL} || ' '
+    || (ARRAY['arrived broken.', 'stopped charging after a week.', 'was charged twice on my card.',
+              'never arrived.', 'is not the colour I ordered.', 'shows an error when I start it.',
+              'came without the charger.', 'was refunded only in part.', 'makes a loud noise.',
+              'cannot connect to the app.', 'is missing from my account.', 'was delivered to a neighbour.'])[1 + (h / 6) %% 12]
+    || ' Order ' || (100000 + (h2 / 360) %% 900000) || ', placed '
+    || (ARRAY['last Monday', 'two weeks ago', 'yesterday', 'on the 3rd', 'in March', 'a month ago'])[1 + (h / 72) %% 6]
+    || '. ' || (ARRAY['Can you help?', 'Please sort this out.', 'What are my options?', 'I would like a replacement.',
+                     'Thank you.', 'This is the second time I write.'])[1 + (h / 432) %% 6]
+  WHEN 'assistant' THEN
+    (ARRAY['Thanks for the details. Returns are free within 30 days: start one from your orders page.',
+           'Sorry about that. A replacement ships within two working days once we confirm the fault.',
+           'Refunds reach your card within five to ten working days after we receive the item.',
+           'You can track the parcel from the link in your confirmation email.',
+           'A colleague will look at the duplicate payment and write back.',
+           'Try holding the power button for ten seconds, then charge it for an hour.'])[1 + h %% 6]
+  ELSE
+    (ARRAY['Thanks for waiting. I have issued the refund; it shows on your statement within a week.',
+           'I have arranged a replacement with express delivery, tracking follows by email.',
+           'I checked with the warehouse: the parcel is on its way and arrives tomorrow.',
+           'I corrected the order and emailed you the new invoice.',
+           'Could you send a photo of the damage? Then I can send the replacement.',
+           'The duplicate charge was a pending authorisation and has been released.'])[1 + h %% 6]
+END"""
+
 SEED_SQL = [
     # Every reference comes from a bijection on 40 bits (an odd multiplier mod 2^40), written in the
     # 32-letter alphabet: unique for distinct ids, random-looking, and passing the CHECK.
@@ -123,7 +200,7 @@ SEED_SQL = [
     $$
     """,
     """
-    INSERT INTO loophole_user (id, password, is_superuser, email, name, is_staff, is_active, date_joined)
+    INSERT INTO loophole_user (id, password, is_superuser, email, name, is_staff, is_active, date_joined, notify_by_email)
     SELECT %(user_base)s + g, '!bench', false,
            (ARRAY['maria','james','aisha','wei','lucas','fatima','noah','sofia','ivan','amara',
                   'liam','yuki','omar','elena','raj','chloe','kofi','ines','mateo','hana'])[1 + g %% 20]
@@ -131,18 +208,25 @@ SEED_SQL = [
            (ARRAY['garcia','smith','khan','chen','silva','haddad','brown','rossi','petrov','okafor',
                   'murphy','tanaka','saleh','novak','patel','martin','mensah','costa','lopez','kim'])[1 + (g / 20) %% 20]
            || g || '@' || (ARRAY['example.com','example.org','example.net','mail.example.com'])[1 + g %% 4],
-           '', false, true, %(now)s - (g %% 700) * interval '1 day'
+           '', false, true, %(now)s - (g %% 700) * interval '1 day', true
     FROM generate_series(1, %(customers)s) g
     """,
     """
-    INSERT INTO loophole_user (id, password, is_superuser, email, name, is_staff, is_active, date_joined)
+    INSERT INTO loophole_user (id, password, is_superuser, email, name, is_staff, is_active, date_joined, notify_by_email)
     SELECT %(user_base)s + %(customers)s + g, '!bench', false, 'staff' || lpad(g::text, 2, '0') || '@loophole.example',
-           'Staff member ' || g, true, true, %(now)s - interval '800 days'
+           'Staff member ' || g, true, true, %(now)s - interval '800 days', true
     FROM generate_series(1, %(staff)s) g
     """,
     """
-    INSERT INTO loophole_user (id, password, is_superuser, email, name, is_staff, is_active, date_joined)
-    VALUES (%(user_base)s + %(customers)s + %(staff)s + 1, '!bench', true, %(admin)s, 'Bench admin', true, true, %(now)s)
+    INSERT INTO loophole_user (id, password, is_superuser, email, name, is_staff, is_active, date_joined, notify_by_email)
+    VALUES (%(user_base)s + %(customers)s + %(staff)s + 1, '!bench', true, %(admin)s, 'Bench admin', true, true, %(now)s,
+            true)
+    """,
+    # Every customer has the phone number their SMS and voice conversations come from.
+    """
+    INSERT INTO loophole_phonenumber (user_id, number, created_at)
+    SELECT %(user_base)s + g, '+1555' || lpad(((%(user_base)s + g) %% 10000000)::text, 7, '0'), %(now)s - interval '700 days'
+    FROM generate_series(1, %(customers)s) g
     """,
     # One row per ticket with everything the other tables derive from it.
     """
@@ -178,10 +262,10 @@ SEED_SQL = [
            (ARRAY['chat','chat','chat','chat','email','email','email','sms','sms','voice'])[1 + r2 %% 10] AS channel,
            %(user_base)s + 1 + (r3 / 100) %% %(customers)s AS customer_id,
            CASE WHEN status <> 'submitted' THEN %(user_base)s + %(customers)s + 1 + (r3 / 7) %% %(staff)s END AS assignee_id,
-           CASE WHEN due THEN %(due_messages)s ELSE 1 + g %% 2 END AS n_messages,
+           CASE WHEN due THEN %(due_messages)s ELSE 1 + g %% %(message_spread)s END AS n_messages,
            CASE WHEN due THEN %(due_events)s WHEN status = 'submitted' THEN 1 ELSE 2 END AS n_events,
            -- messages get explicit ids (so a reply can name the message it answers): this ticket's start
-           coalesce(sum(CASE WHEN due THEN %(due_messages)s ELSE 1 + g %% 2 END)
+           coalesce(sum(CASE WHEN due THEN %(due_messages)s ELSE 1 + g %% %(message_spread)s END)
                       OVER (ORDER BY g ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS msg_base
     FROM t
     """,
@@ -198,13 +282,10 @@ SEED_SQL = [
     """,
     """
     INSERT INTO tickets_ticket (id, reference, title, description, summary, status, channel, action_taken, created_at,
-                                updated_at, last_activity_at, resolved_at, assignee_id, conversation_id, customer_id)
+                                updated_at, last_activity_at, resolved_at, assignee_id, conversation_id, customer_id,
+                                first_response_time, resolution_time)
     SELECT g, pg_temp.bench_ref(g),
-           (ARRAY['Cannot log in to my account', 'Refund for a duplicate charge', 'Card declined at checkout',
-                  'Package has not arrived', 'Wrong size delivered', 'Change the delivery address',
-                  'Cancel my subscription', 'Invoice shows the wrong VAT number', 'App crashes when I open settings',
-                  'Password reset email never arrives', 'Discount code not accepted',
-                  'Two-factor code not received'])[1 + r1 %% 12],
+           (%(titles)s::text[])[1 + r1 %% %(title_count)s],
            'The customer writes: ' || md5('d' || g) || ' ' || md5('e' || g) || '. They tried again and it still fails.',
            CASE WHEN r2 %% 3 = 0 THEN 'Summary: ' || md5('s' || g) ELSE '' END,
            status, channel,
@@ -212,7 +293,10 @@ SEED_SQL = [
              (ARRAY['Reset the password and confirmed the customer could log in.', 'Refunded the duplicate charge.',
                     'Sent a replacement with express delivery.', 'Corrected the invoice and emailed it again.'])[1 + r3 %% 4]
            ELSE '' END,
-           created_at, last_activity_at, last_activity_at, resolved_at, assignee_id, g, customer_id
+           created_at, last_activity_at, last_activity_at, resolved_at, assignee_id, g, customer_id,
+           -- staff answered 1 minute to ~10 hours after the ticket was made (not yet when it is still submitted)
+           CASE WHEN status <> 'submitted' THEN (60 + r2 %% 36000) * interval '1 second' END,
+           resolved_at - created_at
     FROM bench_plan ORDER BY g
     """,
     """
@@ -220,8 +304,7 @@ SEED_SQL = [
                                  reply_to_id, conversation_id)
     SELECT p.msg_base + k, m.author,
            CASE WHEN m.author = 'staff' THEN coalesce(p.assignee_id, %(user_base)s + %(customers)s + 1) END,
-           CASE m.author WHEN 'customer' THEN 'Hello, about my order ' ELSE 'Thanks for waiting, ' END
-             || md5('a' || p.g || '.' || k) || '. ' || md5('b' || p.g || '.' || k) || ' ' || md5('c' || k),
+           {message_text},
            p.channel,
            CASE WHEN m.author <> 'customer' THEN ''
                 WHEN p.channel = 'sms' THEN 'SM' || md5('sid' || p.g || '.' || k)
@@ -238,9 +321,11 @@ SEED_SQL = [
          LATERAL (SELECT CASE k %% 4 WHEN 1 THEN 'customer' WHEN 2 THEN 'assistant' WHEN 3 THEN 'customer'
                                      ELSE 'staff' END AS author,
                          p.created_at - interval '5 minutes'
-                           + (k - 1) * ((p.last_activity_at - p.created_at + interval '5 minutes') / p.n_messages) AS at) m
+                           + (k - 1) * ((p.last_activity_at - p.created_at + interval '5 minutes') / p.n_messages) AS at,
+                         hashint4((p.msg_base + k)::int)::bigint + 2147483648 AS h,
+                         hashint4((p.msg_base + k)::int + 7777777)::bigint + 2147483648 AS h2) m
     ORDER BY p.g, k
-    """,
+    """.replace("{message_text}", MESSAGE_TEXT_SQL),
     """
     INSERT INTO tickets_ticketevent (kind, actor_id, old_status, new_status, detail, created_at, email, emailed_at, ticket_id)
     SELECT e.kind, e.actor_id, e.old_status, e.new_status, e.detail, e.at, e.email,
@@ -330,10 +415,13 @@ def ensure_seed(url: str) -> tuple[datetime, int]:
             "total": TOTAL,
             "due_messages": DUE_MESSAGES,
             "due_events": DUE_EVENTS,
+            "message_spread": MESSAGE_SPREAD,
+            "titles": TITLES,
+            "title_count": len(TITLES),
             "version": SEED_VERSION,
         }
         c.execute("SET synchronous_commit = off")
-        c.execute("SET maintenance_work_mem = '256MB'")
+        c.execute("SET maintenance_work_mem = '1GB'")
         c.execute("SET work_mem = '64MB'")
         steps = []
         with c.transaction():
@@ -367,7 +455,7 @@ def ensure_seed(url: str) -> tuple[datetime, int]:
         note("seed steps: " + ", ".join(steps))
         seeded = time.perf_counter() - t
         c.execute(
-            "VACUUM (FREEZE, ANALYZE) loophole_user, tickets_conversation, tickets_ticket, tickets_message, "
+            "VACUUM (FREEZE, ANALYZE) loophole_user, loophole_phonenumber, tickets_conversation, tickets_ticket, tickets_message, "
             "tickets_ticketevent"
         )
         note(f"seeded {TOTAL:,} tickets in {seeded:.0f} s, vacuumed in {time.perf_counter() - t - seeded:.0f} s")

@@ -40,10 +40,20 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from _common import ROOT, background_busy, free_port, libpq, metric, note, percentile, stop, with_database
+from _common import (
+    ROOT,
+    SHARED_BASELINE,
+    background_busy,
+    free_port,
+    libpq,
+    metric,
+    note,
+    percentile,
+    stop,
+    with_database,
+)
 
 BIN = Path(sys.executable).parent
-SHARED_BASELINE = ROOT.parent / "shared" / "baseline"
 SECRET = "bench:" + "b" * 32
 TARGET_MS, TARGET_MB, TARGET_P99_MS = 100, 20, 50
 LOAD = ["blank_lines", "deep_html_quotes", "many_lines", "big_html"]  # 64 KB, 283 KB, 781 KB, 9.4 MB
@@ -166,11 +176,11 @@ def kept_counts(url: str) -> tuple[int, int, int]:
     ]
     if url.startswith("sqlite"):
         with contextlib.closing(sqlite3.connect(urlsplit(url).path[1:])) as c:
-            return tuple(c.execute(query).fetchone()[0] for query in queries)  # type: ignore[return-value]
+            return tuple(c.execute(query).fetchone()[0] for query in queries)  # type: ignore[return-value]  # one count per query
     import psycopg
 
     with psycopg.connect(libpq(url), autocommit=True) as c:
-        return tuple(c.execute(query).fetchone()[0] for query in queries)  # type: ignore[return-value]
+        return tuple(c.execute(query).fetchone()[0] for query in queries)  # type: ignore[return-value]  # one count per query
 
 
 def fresh_database(server_url: str, mode: str, tmp: Path) -> str:
