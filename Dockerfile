@@ -6,17 +6,19 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONPATH=/app
 WORKDIR /app
 
-# The pinned dependencies first, read from pyproject.toml: a code change does not reinstall them.
-COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt \
-    && pip install --no-cache-dir -r /tmp/requirements.txt \
+# The locked dependencies first (uv.lock: exact versions with hashes, no extras), so a code change
+# does not reinstall them. uv only turns the lock into a requirements file for pip.
+COPY pyproject.toml uv.lock ./
+RUN pip install --no-cache-dir uv==0.13.9 \
+    && uv export --quiet --frozen --no-emit-project -o /tmp/requirements.txt \
+    && pip uninstall --yes uv \
+    && pip install --no-cache-dir --require-hashes --no-deps -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt
 
 # Then the project itself. The source tree stays in /app (templates, static files, help articles and
 # manage.py live beside the packages); PYTHONPATH=/app makes uvicorn, celery and manage.py import this copy.
 COPY . .
-RUN pip install --no-cache-dir . \
+RUN pip install --no-cache-dir --no-deps . \
     && rm -rf build *.egg-info \
     && useradd --create-home --uid 1000 loophole \
     && mkdir -p /app/staticfiles /app/sms-messages \

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from assistant import language, references
 from assistant.engines.base import Outcome, TicketDraft, Turn
-from assistant.retrieval import terms
+from assistant.vocabulary import terms
 
 TITLE_MAX = 80
 CATEGORY = {

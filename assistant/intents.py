@@ -23,7 +23,7 @@ from itertools import pairwise
 from pathlib import Path
 
 from assistant import language
-from assistant.retrieval import stem
+from assistant.vocabulary import stem
 
 CLASSES = ("answer", "offer", "status", "clarify", "smalltalk")
 MODEL_FILE = Path(__file__).with_name("data") / "intents.json"
@@ -51,7 +51,7 @@ def tokens(text: str) -> list[str]:
 
 def features(text: str, context: frozenset[str] = frozenset()) -> list[str]:
     """The message's features, with `context`: what the help centre's best answer says about it
-    (assistant.retrieval.help_context), so the model learns how far to trust the help centre."""
+    (assistant.passages.help_context), so the model learns how far to trust the help centre."""
     words = tokens(text)
     feats = [f"w:{w}" for w in words]
     feats += [f"p:{a} {b}" for a, b in pairwise(words)]
@@ -60,8 +60,14 @@ def features(text: str, context: frozenset[str] = frozenset()) -> list[str]:
         feats.append(f"s:{' '.join(words[:2])}")
     feats.append(f"n:{min(len(words), 40) // 5}")
     feats += sorted(context)
+    # The same help-centre verdict means one thing after a question and another after a report.
+    form = "q" if _QUESTION_FORM.search((text or "")[:MAX_TEXT].lower().strip()) else "s"
+    feats += [f"x:{form}|{c}" for c in sorted(context)]
     feats += _rules(text)
     return feats
+
+
+_QUESTION_FORM = re.compile(r"\?|^(how|what|when|where|which|why|is|are|does|do|can|could|will|would|should)\b")
 
 
 def _rules(text: str) -> list[str]:
@@ -76,6 +82,8 @@ def _rules(text: str) -> list[str]:
         found.append("rule:smalltalk")
     if language.is_fragment(text):
         found.append("rule:fragment")
+    if language.asks_staff_to_act(text):
+        found.append("rule:staff_request")
     return found
 
 

@@ -6,7 +6,7 @@ Nothing here calls a model. The ticket gate relies on `confirmation()` alone.
 import re
 from enum import Enum
 
-from assistant.retrieval import STOPWORDS
+from assistant.vocabulary import STOPWORDS
 
 
 class Answer(Enum):
@@ -117,7 +117,12 @@ NEEDS_PERSON: dict[str, re.Pattern[str]] = {
     for name, pattern in {
         "human": r"\b(talk|speak|chat|connect me|put me through)\b.{0,20}\b(human|person|agent|someone|somebody|"
         r"representative|rep|staff|team|manager|supervisor|people)\b|\breal (person|human)\b|^(human|agent|"
-        r"representative|operator)( please)?$|\bescalate\b",
+        r"representative|operator)( please)?$|\bescalate\b|"
+        # "I need a person to fix ...", "need a human to look", "get me an agent" (not "do I need a person at home?").
+        r"(?<!do )(?<!will )(?<!would )(?<!should )(?<!did )\b(i|we)( really| just)?( need| want| would like|'d like) "
+        r"(a|an) (actual |live )?(human|person|agent|representative|operator)\b(?! (at|present|home|there|to be))|"
+        r"(?<!do i )(?<!do we )(?<!will i )(?<!would i )\b(need|want|get me|give me|find me) (a|an) (actual |live )?"
+        r"(human|agent|representative|operator)\b",
         "ticket_request": r"\b(open|create|file|raise|log|submit|start)\b.{0,12}\b(support )?(ticket|case)\b|"
         # Only staff can do these: "could you extend / waive / transfer / restore / correct / move ...".
         r"\b((can|could|would|will) you|please|i need you to|i'?d like you to)( please)? (extend|waive|unlock|"
@@ -230,6 +235,22 @@ def needs_person(text: str) -> str | None:
         if pattern.search(norm) and (not informational or (name == "human" and not asks_about)):
             return name
     return None
+
+
+# Asking the company's people to do something ("can you switch it to USD", "please arrange", "can this be
+# fixed?"): a hint for the classifier, not a verdict (a how-to question is worded the same way at times).
+_ASKS_STAFF = re.compile(
+    r"\b(can|could|would|will) (you|someone|somebody|your team)( please)? (switch|change|fix|sort|arrange|cancel|"
+    r"update|remove|add|apply|send|check|look|investigate|refund|replace|swap|put|turn|set|get)\b|"
+    r"\bplease (arrange|sort|fix|change|switch|update|cancel|remove|add|apply|send|check)\b|"
+    r"\b(need|want|like) (a|an|some) (human|person|agent|one of your (team|staff))\b|"
+    r"\b(need|want|like) (you|someone|somebody|your team) to\b|"
+    r"\bcan (this|it|that) be (fixed|sorted|changed|corrected|undone|reversed)\b"
+)
+
+
+def asks_staff_to_act(text: str) -> bool:
+    return bool(_ASKS_STAFF.search(_norm(text)))
 
 
 def is_status_request(text: str) -> bool:

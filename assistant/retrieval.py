@@ -5,7 +5,6 @@ stemmed, misspelt words are mapped to the closest word the help centre uses, and
 everyday support synonyms bridges casual wording ("money back" -> refund).
 """
 
-import functools
 import heapq
 import math
 import re
@@ -16,196 +15,11 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from time import monotonic
 
-import snowballstemmer
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-_STEMMER = snowballstemmer.stemmer("english")
-_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-STOPWORDS = frozenset(
-    """a about above after again against all am an and any are aren't as at be because been before being below
-    between both but by can can't cannot could couldn't did didn't do does doesn't doing don't during each few
-    for from further had hadn't has hasn't have haven't having he her here hers herself him himself his how i i'd
-    i'll i'm i've if in into is isn't it it's its itself let's me more most my myself no nor not of off on once only
-    or other ought our ours ourselves out over own same she should shouldn't so some such than that that's the their
-    theirs them themselves then there there's these they this those through to too under until up very was wasn't
-    we were weren't what what's when where which while who whom why with won't would wouldn't you your yours
-    yourself yourselves hi hello hey please thanks thank pls plz just really also get got want wanted need needs
-    like know tell help im ive dont cant wont doesnt didnt isnt whats hows way ok okay still thing things something
-    anyone someone guys will able use using used long many much way ways find found say says said show shows take
-    takes make makes made look looks looking see seen right now later soon never ever always again back even
-    well good great bad weird strange sure maybe actually basically probably literally
-    kind sort lot lots bit little every everything nothing anything go going gone come came give gave put try tried
-    different separate another unrelated btw u ur r ya wat wot gonna wanna lol tbh mate asap hiya guys cheers
-    trying keep kept let lets wanted wants say think thought mean means wondering wonder hoping hope sorry dumb
-    question quick us one two ones today yesterday yet already ago able
-    """.split()
-)
-
-# Words that ask for help without saying about what: a message of only these is too vague to answer.
-GENERIC = frozenset(
-    """question questions issue issues problem problems thing things stuff something help support assist account
-    check earlier before matter concern query info information detail details change changes possible work works
-    working fix sort handle deal right wrong correct okay fine hmm hm um uh confused understand know""".split()
-)
-
-# Everyday support wording: each group's words count as one another.
-SYNONYMS: tuple[tuple[str, ...], ...] = (
-    ("password", "passcode", "passphrase", "pwd", "credentials", "login", "signin", "logon"),
-    ("cancel", "cancellation", "unsubscribe", "terminate", "discontinue", "stop"),
-    ("refund", "reimburse", "reimbursement", "chargeback", "moneyback"),
-    ("charge", "charged", "bill", "billed", "billing", "payment", "debit", "debited", "fee"),
-    ("invoice", "receipt", "statement"),
-    ("delete", "remove", "erase", "wipe"),
-    ("email", "e-mail", "mail", "inbox", "address"),
-    ("contact", "reach", "touch"),
-    ("plan", "subscription", "tier", "package", "membership"),
-    ("upgrade", "downgrade", "switch", "change"),
-    ("member", "teammate", "colleague", "coworker", "seat", "user", "invite"),
-    ("export", "download", "backup"),
-    ("2fa", "mfa", "two-factor", "twofactor", "authenticator", "otp"),
-    ("phone", "mobile", "cell", "iphone", "android", "ios", "app"),
-    ("error", "bug", "broken", "crash", "crashes", "crashing", "glitch", "fail", "fails", "failing", "failed"),
-    ("outage", "down", "offline", "unavailable", "status"),
-    ("notification", "notifications", "alert", "alerts", "notify"),
-    ("integration", "integrate", "connect", "connected", "sync"),
-    ("price", "pricing", "cost", "costs", "expensive", "cheaper"),
-    ("trial", "free"),
-    ("locked", "lockout", "locked-out", "blocked", "suspended", "disabled"),
-    ("ticket", "case", "request"),
-    ("text", "sms", "texting"),
-    ("call", "phone", "ring"),
-    ("project", "workspace"),
-    ("archive", "archived", "restore", "recover", "undelete"),
-    ("privacy", "gdpr", "ccpa"),
-    ("token", "key", "apikey", "secret"),
-    ("undo", "revert", "resume", "reactivate", "reinstate"),
-    ("member", "employee", "staff", "hire", "hired", "people", "newcomer", "colleagues"),
-    ("setup", "enable", "activate", "configure", "turnon"),
-    ("maintenance", "scheduled", "planned", "downtime"),
-    ("yearly", "annual", "annually", "year"),
-    ("monthly", "month"),
-    ("permission", "permissions", "role", "roles", "allowed", "access", "rights"),
-    ("bills", "invoices"),
-    ("card", "creditcard", "visa", "mastercard"),
-    # Everyday English for the same thing, whatever the business.
-    ("stolen", "steal", "stole", "theft", "nicked", "robbed", "pickpocketed"),
-    ("lost", "lose", "misplaced"),
-    ("damaged", "damage", "faulty", "defective", "cracked", "smashed", "dented", "scratched", "broken"),
-    (
-        "arrive",
-        "arrival",
-        "arrived",
-        "deliver",
-        "delivery",
-        "delivered",
-        "dispatch",
-        "dispatched",
-        "shipped",
-        "shipping",
-    ),
-    ("discount", "cheap", "cheaper", "deal", "deals", "promo", "promotion", "coupon", "voucher", "concession"),
-    ("child", "children", "kid", "kids", "son", "daughter", "teen", "teenager", "minor", "junior", "age"),
-    ("abroad", "overseas", "international", "foreign", "travelling", "traveling"),
-    ("partner", "wife", "husband", "spouse", "family", "relative"),
-    ("surname", "married", "marriage", "maiden"),
-    ("deceased", "died", "death", "bereavement", "passed"),
-    ("bounced", "bounce", "declined", "rejected", "unpaid", "missed"),
-    ("funds", "money", "balance"),
-    ("address", "postcode", "zip"),
-    ("delay", "delayed", "late", "waiting"),
-    ("pause", "freeze", "frozen", "suspend", "hold"),
-    ("join", "joining", "signup", "register", "registration", "enrol", "enroll"),
-    ("update", "edit", "modify", "amend", "correct", "correction"),
-    ("wifi", "wireless", "internet", "broadband", "connection"),
-    ("instalment", "installment", "instalments", "installments", "finance", "spread"),
-    ("photo", "picture", "image", "pic", "screenshot"),
-    ("identity", "id", "passport", "licence", "license", "proof", "verify", "verification"),
-    ("referral", "refer", "referred", "recommend"),
-    ("rewards", "points", "loyalty"),
-    ("luggage", "baggage", "suitcase", "bags"),
-    ("gratuity", "tip", "tips"),
-)
-
-
-# Multi-word wording folded to one word before anything else, in articles and questions alike.
-PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern), replacement)
-    for pattern, replacement in (
-        (r"\bmoney back\b", "refund"),
-        (r"\b(send|sending|sent|take|taking|took|bring|give|post|ship)( \w+){0,2} back\b", "return"),
-        (r"\bget rid of\b", "cancel remove"),
-        (r"\bsign(ed|ing)? ?up\b", "signup register join"),
-        (r"\b(log|sign)(ged|ging)? ?(in|on)\b", "login"),
-        (r"\b(log|sign)(ged|ging)? ?out\b", "logout"),
-        (r"\btwo[- ]?(factor|step)( authentication| verification)?\b", "2fa"),
-        (r"\bmulti[- ]?factor( authentication)?\b", "2fa"),
-        (r"\bcredit card\b", "card"),
-        (r"\be[- ]mail\b", "email"),
-        (r"\bset ?up\b", "setup"),
-        (r"\bturn(ed|ing)? on\b", "turnon"),
-        (r"\bapi (key|token)s?\b", "apikey"),
-        (r"\b(backup|recovery|back-up) codes?\b", "recoverycode"),
-        (r"\bclos(e|ing) (my |our |the )?account\b", "delete account"),
-        (r"\bget in touch\b", "contact"),
-        (r"\bcharged (twice|two times|double)\b", "duplicate charge"),
-        (r"\bdouble[- ]charged?\b", "duplicate charge"),
-        (r"\blocked out\b", "lockout"),
-        (r"\bcan'?t (get|log) in(to)?\b", "lockout login"),
-        (r"\bpay ?wall\b", "plan"),
-    )
-)
-
-
-# All phrases in one pass: one alternation, each phrase a named group.
-_PHRASE_ANY = re.compile("|".join(f"(?P<p{i}>{p.pattern})" for i, (p, _r) in enumerate(PHRASES)))
-_PHRASE_REPLACEMENT = {f"p{i}": r for i, (_p, r) in enumerate(PHRASES)}
-
-
-def _fold(text: str) -> str:
-    text = (text or "").lower().replace("\u2019", "'")
-    return _PHRASE_ANY.sub(lambda m: _PHRASE_REPLACEMENT[m.lastgroup or ""], text)
-
-
-@functools.lru_cache(maxsize=200_000)
-def stem(word: str) -> str:
-    return _STEMMER.stemWord(word.replace("'", ""))
-
-
-def words(text: str) -> list[str]:
-    """Lower-cased words of `text` with stopwords removed (unstemmed)."""
-    return [w for w in _WORD.findall(_fold(text)) if w not in STOPWORDS and len(w) > 1]
-
-
-def is_vague(text: str) -> bool:
-    """True when the message names no topic at all ("I have a question", "there's a problem")."""
-    return all(w in GENERIC for w in words(text))
-
-
-def terms(text: str) -> list[str]:
-    return [stem(w) for w in words(text)]
-
-
-_SYNONYM_OF: dict[str, frozenset[str]] = {}
-for _group in SYNONYMS:
-    _stems = frozenset(stem(w.replace("-", "")) for w in _group) | frozenset(stem(w) for w in _group)
-    for _s in _stems:
-        _SYNONYM_OF[_s] = _SYNONYM_OF.get(_s, frozenset()) | _stems
-
-
-@dataclass(frozen=True)
-class Hit:
-    article_id: int
-    slug: str
-    title: str
-    score: float  # confidence 0..1: how much of the question the article covers, and how clearly it wins
-    passage: str  # the part of the article that answers best (with close runners-up), plain text
-    best_passage: str = ""  # the one passage that answers best, for a channel that must be brief (voice)
-
-    @property
-    def answering(self) -> str:
-        """The passage that answers (the whole quote for a hit made without one)."""
-        return self.best_passage or self.passage
+from assistant.passages import Hit, split_passages
+from assistant.vocabulary import GENERIC, SYNONYM_OF, stem, terms, words
 
 
 @dataclass
@@ -223,43 +37,13 @@ class _Doc:
     unit_lengths: list[int] = field(default_factory=list)
 
 
-_MARKDOWN_NOISE = re.compile(r"(^#+\s*|\*\*|__|`|^\s*[-*+]\s+|^\s*\d+[.)]\s+|\[([^\]]*)\]\([^)]*\))", re.M)
-
-
-def plain_text(markdown: str) -> str:
-    return _MARKDOWN_NOISE.sub(lambda m: m.group(2) or "", markdown or "")
-
-
-_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
-
-
-def _passages(body: str) -> list[tuple[str, str]]:
-    """Split an article into answerable passages, each (its section heading, its text): paragraphs, a
-    list kept with its lead-in. A heading is not a passage of its own: it labels those under it."""
-    passages: list[tuple[str, str]] = []
-    heading = ""
-    for block in (b for b in re.split(r"\n\s*\n", body or "") if b.strip()):
-        lines = block.strip().splitlines()
-        while lines and _HEADING.match(lines[0]):
-            heading = plain_text(_HEADING.sub("", lines.pop(0))).strip()
-        text = " ".join(line.strip() for line in plain_text("\n".join(lines)).splitlines() if line.strip())
-        if not text:
-            continue
-        is_list = bool(re.match(r"^\s*([-*+]|\d+[.)])\s+", "\n".join(lines)))
-        if passages and passages[-1][0] == heading and (is_list or passages[-1][1].endswith(":")):
-            passages[-1] = (heading, f"{passages[-1][1]} {text}")
-        else:
-            passages.append((heading, text))
-    return passages or [("", plain_text(body).strip())]
-
-
 # A question after a number or a time: the passage that has one answers it better.
 _ASKS_QUANTITY = re.compile(
     r"\b(how (much|many|long|soon|often|far|old|late|early)|what time|when|cost|price|fee|limit)"
 )
 _HAS_QUANTITY = re.compile(r"\d|\b(one|two|three|four|five|six|seven|ten|twelve|hours?|days?|weeks?|months?)\b")
 PASSAGE_BUDGET = 800  # characters of the best passage and the runners-up quoted beside it
-RUNNER_UP = 0.4  # a passage scoring this share of the best one is quoted beside it, within the budget
+RUNNER_UP = 0.3  # a passage scoring this share of the best one is quoted beside it, within the budget
 
 
 @dataclass
@@ -275,7 +59,7 @@ class Index:
     avg_unit_length: float = 1.0
 
     K1 = 1.2
-    B = 0.75
+    B = 0.9
     TITLE_WEIGHT = 3
     TITLE_SHARE = 0.3  # of the confidence that comes from the question's words being in the title
     UNIT_TITLE_WEIGHT = 2  # a passage is ranked with its article's title (twice) and its heading
@@ -292,7 +76,7 @@ class Index:
         postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
         unit_df: Counter = Counter()
         for article_id, slug, title, body in articles:
-            sections = _passages(body)
+            sections = split_passages(body)
             passages = [text for _heading, text in sections]
             passage_terms = [Counter(terms(p)) for p in passages]
             heading_terms = [frozenset(terms(h)) for h, _text in sections]
@@ -306,9 +90,9 @@ class Index:
             doc_id = len(index.docs)
             title_terms = frozenset(terms(title))
             unit_lengths = []
-            for counter, heading in zip(passage_terms, heading_terms, strict=True):
-                unit_df.update(set(counter) | title_terms | heading)
-                unit_lengths.append(sum(counter.values()) + cls.UNIT_TITLE_WEIGHT * len(title_terms) + len(heading))
+            for counter, heading_set in zip(passage_terms, heading_terms, strict=True):
+                unit_df.update(set(counter) | title_terms | heading_set)
+                unit_lengths.append(sum(counter.values()) + cls.UNIT_TITLE_WEIGHT * len(title_terms) + len(heading_set))
             index.docs.append(
                 _Doc(
                     article_id,
@@ -372,7 +156,7 @@ class Index:
             seen.add(term)
             corrected = self._correct(term)
             group = {corrected} if corrected else set()
-            for synonym in _SYNONYM_OF.get(corrected or term, ()):
+            for synonym in SYNONYM_OF.get(corrected or term, ()):
                 if synonym in self.idf:
                     group.add(synonym)
             unknown = max_idf * self.UNKNOWN_WEIGHT
@@ -495,52 +279,6 @@ class Index:
             chosen.append(i)
             size += len(doc.passages[i])
         return "\n\n".join(doc.passages[i] for i in sorted(chosen)), doc.passages[chosen[0]] if chosen else ""
-
-
-# How a help centre says that a person, not the customer, deals with something.
-_STAFF_HANDLE = re.compile(
-    r"\b(contact|call|message|email|chat with|get in touch with|speak to|talk to|reach|tell|let) "
-    r"(us|our|the|a member of)\b"
-    r"|\bour (\w+ )?(team|support|specialists?|agents?|staff|advisers?|advisors?) "
-    r"(will|can|must|need|needs|has|have|should|is|are)\b"
-    r"|\bonly (our|the|a member of) \w*\s?(team|staff|support)\b"
-    r"|\bwe('ll| will| can| must) (investigate|look into|review|arrange|refund|replace|check|contact|get back|"
-    r"raise|correct|fix|reissue|credit|cancel|block|send you a new)\b"
-    r"|\b(raise|open|report) (a |it |this )?(case|claim|dispute|complaint|ticket)\b"
-)
-
-
-def says_staff_handle(passage: str) -> bool:
-    """Whether a passage says that the company's people handle the matter (so a report of it is offered)."""
-    return bool(_STAFF_HANDLE.search(passage[:5000].lower()))
-
-
-# How a help centre tells customers to do something themselves.
-_SELF_SERVICE = re.compile(
-    r"\b(go to|open|tap|click|select|choose|head to|visit|log in to|sign in to|you can|you'll need to|you need to|"
-    r"simply|follow the|use the|enter|turn on|turn off|switch)\b|\w >\s?\w"
-)
-
-
-def says_self_service(passage: str) -> bool:
-    """Whether a passage tells the customer how to do something themselves."""
-    return bool(_SELF_SERVICE.search(passage[:5000].lower()))
-
-
-def help_context(hits: list[Hit]) -> frozenset[str]:
-    """What the help centre's best answer says about a message, as features for the intent classifier:
-    whether it exists and how well it matches, whether it sends the matter to staff or lets the customer
-    do it themselves."""
-    if not hits:
-        return frozenset({"r:none"})
-    best = hits[0]
-    passage = best.answering
-    found = {f"r:conf{min(int(best.score * 5), 4)}"}
-    if says_staff_handle(passage):
-        found.add("r:staff")
-    if says_self_service(passage):
-        found.add("r:self")
-    return frozenset(found)
 
 
 RECHECK_SECONDS = 1.0  # how stale another process's article edit may be seen here

@@ -11,7 +11,6 @@ import logging
 from dataclasses import dataclass, replace
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
@@ -29,8 +28,9 @@ from assistant.engines.base import (
 )
 from assistant.engines.local import LocalEngine
 from assistant.tools import CustomerTools, known_customer, tools_for
+from loophole.models import User
+from tickets import conversations, statements
 from tickets import services as ticket_services
-from tickets import statements
 from tickets.models import REOPENED, Author, Conversation, ConversationState, Message, Ticket
 
 logger = logging.getLogger(__name__)
@@ -67,9 +67,11 @@ def get_engine() -> Engine:
     return LocalEngine()
 
 
-def answers_inline() -> bool:
-    """Whether the configured engine answers in milliseconds here, so a channel may answer in the
-    request that stored the message (the local assistant) rather than queue it (a model)."""
+def answers_now() -> bool:
+    """Whether a channel answers a customer message where it stored it (the request of a chat message
+    or a call's turn, the task that files a text or an email) rather than queue the answer for a worker.
+    Every channel asks this: now with an engine that answers in milliseconds (the local assistant),
+    queued with a model, which may take longer than a request or a filing task should wait."""
     return get_engine().answers_inline
 
 
@@ -78,7 +80,7 @@ def receive(
     text: str,
     *,
     external_id: str = "",
-    customer: AbstractBaseUser | None = None,
+    customer: User | None = None,
     channel: str = "",
 ) -> Message:
     """Store a customer's message first (once per external id); the caller then answers it with respond().
@@ -147,7 +149,7 @@ def _claim(message: Message) -> bool:
 
 def _has_ticket(conversation: Conversation) -> bool:
     """For a conversation locked by _lock (which read its ticket's id): no query."""
-    return conversation.ticket_pk is not None  # type: ignore[attr-defined]
+    return conversation.ticket_pk is not None  # type: ignore[attr-defined]  # set by tickets.services.lock_conversation()
 
 
 def respond(
@@ -264,8 +266,7 @@ def _gate(message: Message, conversation: Conversation, *, hands_off: bool) -> R
     if answer != language.Answer.YES:
         # Anything but a plain yes ends the offer: a no is declined, and whatever else the message says
         # (a new question, more detail) is answered as a new message. Nobody is asked "yes or no?" twice.
-        conversation.state, conversation.offer = ConversationState.ASSISTANT, None
-        conversation.save(update_fields=["state", "offer"])
+        conversations.move(conversation, ConversationState.ASSISTANT)
         declined = answer == language.Answer.NO
         logger.info("ticket offer %s in conversation %s", "declined" if declined else "lapsed", conversation.pk)
         if declined and not language.says_more_than_no(message.text):
@@ -282,7 +283,7 @@ def _gate(message: Message, conversation: Conversation, *, hands_off: bool) -> R
 
 def _reopened(conversation: Conversation) -> str:
     """What the customer is told when their message reopened the conversation's ticket."""
-    ticket_id = conversation.ticket_pk  # type: ignore[attr-defined]
+    ticket_id = conversation.ticket_pk  # type: ignore[attr-defined]  # set by tickets.services.lock_conversation()
     reference = Ticket.objects.values_list("reference", flat=True).get(pk=ticket_id)
     return wording.reopened_text(reference, conversation.channel)
 
@@ -306,7 +307,7 @@ def _apply(
         return _store(conversation, message, outcome, decision.text, decision.links, kind=kind)
     if not customer_known:
         return _store(conversation, message, Outcome.ANSWERED, wording.NO_ACCOUNT_OFFER)
-    existing = Ticket.objects.get(pk=conversation.ticket_pk) if _has_ticket(conversation) else None  # type: ignore[attr-defined]
+    existing = Ticket.objects.get(pk=conversation.ticket_pk) if _has_ticket(conversation) else None  # type: ignore[attr-defined]  # set by tickets.services.lock_conversation()
     if existing is not None:
         text = (
             f"Your ticket {existing.reference} from this conversation is already with the Loophole team, and "
@@ -317,11 +318,13 @@ def _apply(
         return _store(
             conversation, message, Outcome.ANSWERED, f"{text} For a different topic, start a new conversation."
         )
+    if not conversation.can_move_to(ConversationState.TICKET_OFFERED):
+        # Closed while the engine worked (the call ended): nothing can be offered, or accepted, in it.
+        return _store(conversation, message, Outcome.ANSWERED, wording.ENDED_OFFER)
     draft = _valid_draft(decision.draft) or _valid_draft(_fallback_draft(message))
     reply = _store(conversation, message, Outcome.OFFERED, decision.text.strip() or wording.offer_text(decision.reason))
-    conversation.state = ConversationState.TICKET_OFFERED
-    conversation.offer = {"offer_message_id": reply.message_id, "reason": decision.reason, "draft": draft.__dict__}
-    conversation.save(update_fields=["state", "offer"])
+    offer = {"offer_message_id": reply.message_id, "reason": decision.reason, "draft": draft.__dict__}
+    conversations.move(conversation, ConversationState.TICKET_OFFERED, offer=offer)
     logger.info("ticket offered in conversation %s (%s)", conversation.pk, decision.engine)
     return reply
 

@@ -8,13 +8,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Q
 from django.urls import reverse
 
 from assistant import references
 from assistant.engines.base import TicketView
-from assistant.retrieval import Hit, search_articles
+from assistant.passages import Hit
+from assistant.retrieval import search_articles
+from loophole.models import User
 from tickets import selectors
 from tickets.models import Conversation, Status, Ticket
 
@@ -52,7 +53,7 @@ class NamedOnly:
 
 
 class CustomerTools:
-    def __init__(self, customer: AbstractBaseUser | None, limit: NamedOnly | None = None) -> None:
+    def __init__(self, customer: User | None, limit: NamedOnly | None = None) -> None:
         self._customer = customer
         self._limit = limit
 
@@ -86,7 +87,7 @@ class CustomerTools:
         return settings.PUBLIC_URL + reverse("help:article", args=[slug])
 
 
-def known_customer(conversation: Conversation) -> AbstractBaseUser | None:
+def known_customer(conversation: Conversation) -> User | None:
     """The conversation's customer, once their email address is verified; else None, an unknown sender:
     general help only, no ticket data and no ticket. No query when the customer was read with it."""
     customer = conversation.customer

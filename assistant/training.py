@@ -13,7 +13,8 @@ from collections import defaultdict
 from pathlib import Path
 
 from assistant.intents import CLASSES, Example
-from assistant.retrieval import Index, help_context
+from assistant.passages import help_context
+from assistant.retrieval import Index
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 SAMPLE_REFERENCE = "LH-4TR8-W2KD"  # what a case's {ref} placeholders read as while training

@@ -31,6 +31,7 @@ OFFER_REASONS = {
 OFFER_QUESTION = "Would you like me to open a support ticket? Please answer yes or no."
 DECLINED = "OK, I won't open a ticket. Is there anything else I can help you with?"
 DECLINED_BRIEF = "OK, I won't open a ticket."
+ENDED_OFFER = "This conversation has ended, so I can't open a ticket from it. Get in touch again and I'll help."
 CLARIFY = (
     "I want to make sure I get this right. Could you tell me a bit more: what were you trying to do, and what "
     "happened instead?"

@@ -300,7 +300,7 @@ class Stream:
         self.wall[message["id"]] = (time.time(), message["created_at"])
         for item in list(self.pending):
             pred, future = item
-            if not future.done() and pred(message["id"], message["author"]):  # type: ignore[operator]
+            if not future.done() and pred(message["id"], message["author"]):  # type: ignore[operator]  # pending holds (predicate, future) pairs
                 future.set_result(now)
                 self.pending.remove(item)
 

@@ -1,4 +1,4 @@
-"""The one shape every channel turns its traffic into, and back."""
+"""What the registry knows of each channel."""
 
 from dataclasses import dataclass
 
@@ -15,20 +15,3 @@ class Channel:
     # staff message to the customer (raises OSError to be retried). None: the customer reads it
     # from the conversation itself (the chat widget, pushed live).
     sender: str | None = None
-
-
-@dataclass(frozen=True)
-class InboundMessage:
-    channel: str
-    sender: str  # account email, E.164 number, or the chat user's email
-    text: str
-    external_id: str = ""  # Twilio MessageSid, email Message-ID: a redelivery is stored once
-    thread: str = ""  # email thread, call sid
-
-
-@dataclass(frozen=True)
-class OutboundMessage:
-    channel: str
-    to: str
-    text: str
-    thread: str = ""

@@ -19,11 +19,14 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db import connections
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.utils import timezone
 
 from channels_io import push
 from channels_io.chat import leases
 from channels_io.chat.stream import in_thread
+from loophole.http import account
+from loophole.models import User
 from tickets.models import Message, Ticket
 from tickets.services import MAX_ID
 
@@ -50,14 +53,16 @@ def may_watch(watcher: Watcher) -> bool:
     if not leases.logged_in(watcher.session_key, watcher.user_id):
         return False
     user = get_user_model().objects.filter(pk=watcher.user_id).first()  # a fresh read: no cached permissions
-    return user is not None and user.is_staff and admin.site.get_model_admin(Ticket).has_view_permission(_As(user))
+    if user is None or not user.is_staff:
+        return False
+    return admin.site.get_model_admin(Ticket).has_view_permission(_request_of(user))
 
 
-@dataclass(frozen=True)
-class _As:
-    """The bit of a request that ModelAdmin's permission checks read."""
-
-    user: Any
+def _request_of(user: User) -> HttpRequest:
+    """A request of `user`, for ModelAdmin's permission checks (which read only its user)."""
+    request = HttpRequest()
+    request.user = user
+    return request
 
 
 def ticket_view(ticket_id: int, after: int) -> dict[str, Any] | None:
@@ -160,7 +165,7 @@ def _watcher(request: HttpRequest) -> Watcher:
     """The staff member, allowed to view tickets (PermissionDenied otherwise)."""
     if not admin.site.get_model_admin(Ticket).has_view_permission(request):
         raise PermissionDenied("You may not view tickets.")
-    return Watcher(user_id=request.user.pk, session_key=request.session.session_key or "")
+    return Watcher(user_id=account(request).pk, session_key=request.session.session_key or "")
 
 
 def _release_connections() -> None:
@@ -175,7 +180,7 @@ def _streaming(events: AsyncIterator[str]) -> StreamingHttpResponse:
     )
 
 
-def ticket_events(request: HttpRequest, pk: int) -> HttpResponse:
+def ticket_events(request: HttpRequest, pk: int) -> HttpResponseBase:
     """GET: the ticket page's stream, from the message after `?after=` (or Last-Event-ID)."""
     if request.method != "GET":
         return HttpResponse(status=405, headers={"Allow": "GET"})
@@ -193,7 +198,7 @@ def ticket_events(request: HttpRequest, pk: int) -> HttpResponse:
     return _streaming(ticket_stream(ticket["pk"], ticket["conversation_id"], after, watcher))
 
 
-def list_events(request: HttpRequest) -> HttpResponse:
+def list_events(request: HttpRequest) -> HttpResponseBase:
     """GET: the ticket list's stream."""
     if request.method != "GET":
         return HttpResponse(status=405, headers={"Allow": "GET"})

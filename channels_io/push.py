@@ -77,7 +77,8 @@ _held: contextvars.ContextVar[dict[int, list[News | None]] | None] = contextvars
 def news_of(shown: dict[str, Any], previous_id: int, state: str) -> News:
     """The news of one stored message: `shown`, the message as the widget shows it, with the id of
     the message before it."""
-    return {"state": state, "messages": [{**shown, "previous_id": previous_id}]}  # type: ignore[list-item]
+    message = cast(NewMessage, {**shown, "previous_id": previous_id})  # shown: chat.stream.message_json()
+    return {"state": state, "messages": [message]}
 
 
 def redis_client() -> redis.Redis:
@@ -113,9 +114,10 @@ def held() -> Iterator[None]:
 
 
 def _merged(items: list[News | None]) -> News | None:
-    if not items or any(news is None for news in items):
+    present = [news for news in items if news is not None]
+    if not items or len(present) < len(items):
         return None
-    return {"state": items[-1]["state"], "messages": [m for news in items for m in news["messages"]]}  # type: ignore[index]
+    return {"state": present[-1]["state"], "messages": [m for news in present for m in news["messages"]]}
 
 
 def poke(conversation_id: int, news: News | None = None) -> None:
@@ -149,7 +151,7 @@ def poke_desk(ticket_id: int) -> None:
 
 def changed_tickets(items: list[Item]) -> list[int]:
     """The ids of the tickets the `Change`s among a subscription's items name, each once, in order."""
-    return list(dict.fromkeys(item["ticket"] for item in items if item is not None and "ticket" in item))  # type: ignore[typeddict-item]
+    return list(dict.fromkeys(item["ticket"] for item in items if item is not None and "ticket" in item))  # type: ignore[typeddict-item]  # `"ticket" in item` picks Change out of Item; mypy narrows only @final TypedDicts
 
 
 def notify(customer_id: int, notice: Notice) -> None:
@@ -174,7 +176,7 @@ def split(items: list[Item]) -> tuple[list[News | None], list[Notice]]:
         elif item is not None and "ticket" in item:
             pokes.append(None)
         else:
-            pokes.append(cast(News | None, item))
+            pokes.append(item)
     return pokes, notices
 
 
@@ -185,7 +187,7 @@ def _parse(payload: bytes) -> News | None:
         news = json.loads(payload)
     except ValueError:
         return None
-    return news if isinstance(news, dict) and isinstance(news.get("messages"), list) else None
+    return cast(News, news) if isinstance(news, dict) and isinstance(news.get("messages"), list) else None
 
 
 def _parse_notice(payload: bytes) -> Notice | None:
@@ -254,8 +256,8 @@ async def _listen() -> None:
     raise asyncio.CancelledError
 
 
-async def _close(client: aioredis.Redis, pubsub: object) -> None:
-    await pubsub.aclose()  # type: ignore[attr-defined]
+async def _close(client: aioredis.Redis, pubsub: aioredis.client.PubSub) -> None:
+    await pubsub.aclose()
     await client.aclose()
 
 

@@ -2,10 +2,11 @@
 
 import logging
 from datetime import timedelta
+from functools import partial
 
 from celery import shared_task
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from assistant import services as assistant
@@ -14,6 +15,7 @@ from channels_io import registry
 from channels_io.delivery import deliver
 from channels_io.models import InboundEmail, InboundText
 from channels_io.sms import adapter as sms
+from loophole.celery import enqueue_on_commit
 from tickets.models import Author, Message
 
 logger = logging.getLogger(__name__)
@@ -31,12 +33,34 @@ def answer(message_id: int) -> None:
         deliver.delay(reply.message_id)  # a channel without a sender (chat) is reached by the push alone
 
 
+def answer_when_stored(message_id: int) -> None:
+    """Have a stored customer message answered once its transaction commits: here when the engine
+    answers now (assistant.answers_now), else by a worker. Should either fail, the sweeper answers it."""
+    if assistant.answers_now():
+        transaction.on_commit(partial(_answer_here, message_id))
+    else:
+        enqueue_on_commit(answer, message_id)
+
+
+def _answer_here(message_id: int) -> None:
+    try:
+        answer(message_id)
+    except Exception:
+        # The message is committed and is the truth: the sweeper answers it.
+        logger.exception("answering message %s where it was stored failed; the sweeper will", message_id)
+
+
 @shared_task(name="channels_io.receive_text", acks_late=True)
 def receive_text(inbound_id: int, sid: str) -> None:
-    """File one inbound text into its conversation, then answer it in the same task. Safe twice."""
+    """File one inbound text into its conversation, then answer it here when the engine answers now
+    (assistant.answers_now), else queue its answer. Safe twice."""
     message = sms.file_text(inbound_id) or Message.objects.filter(channel=sms.CHANNEL, external_id=sid).first()
-    if message is not None and message.handled_at is None:
+    if message is None or message.handled_at is not None:
+        return
+    if assistant.answers_now():
         answer(message.pk)
+    else:
+        enqueue_on_commit(answer, message.pk)
 
 
 @shared_task(

@@ -12,7 +12,7 @@ neither answer waits for it. Account mail is limited per client IP and per addre
 import hashlib
 import logging
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.conf import settings
@@ -23,6 +23,7 @@ from django.contrib.auth.forms import BaseUserCreationForm, PasswordResetForm
 from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils import timezone
@@ -35,6 +36,7 @@ from django.views.generic import FormView, TemplateView
 from loophole import account_emails, ratelimit, tasks
 from loophole.account_emails import AccountEmail
 from loophole.celery import enqueue_on_commit
+from loophole.http import AuthenticatedRequest
 
 logger = logging.getLogger(__name__)
 
@@ -116,12 +118,17 @@ class ResetForm(PasswordResetForm):
 class MailLimitMixin:
     """For a FormView that mails an address: over a limit, the form comes back with the error, as 429."""
 
-    def refused(self, form: forms.Form, address: str) -> HttpResponse | None:
-        wait = mail_wait(self.request, address)  # type: ignore[attr-defined]
+    if TYPE_CHECKING:  # given by the FormView it is mixed into
+        request: HttpRequest
+
+        def form_invalid(self, form: forms.BaseForm) -> HttpResponse: ...
+
+    def refused(self, form: forms.BaseForm, address: str) -> HttpResponse | None:
+        wait = mail_wait(self.request, address)
         if not wait:
             return None
         form.add_error(None, forms.ValidationError(_too_many_text(wait), code="rate_limited"))
-        response = self.form_invalid(form)  # type: ignore[attr-defined]
+        response = self.form_invalid(form)
         response.status_code = 429
         response["Retry-After"] = str(wait)
         return response
@@ -138,7 +145,7 @@ class SignupView(MailLimitMixin, FormView):
     template_name = "registration/signup.html"
     success_url = reverse_lazy("signup_done")
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         _signup_enabled()
         if request.user.is_authenticated:
             return redirect(settings.LOGIN_REDIRECT_URL)
@@ -172,7 +179,7 @@ class SignupView(MailLimitMixin, FormView):
 class SignupDoneView(TemplateView):
     template_name = "registration/signup_done.html"
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         _signup_enabled()
         return super().dispatch(request, *args, **kwargs)
 
@@ -197,12 +204,12 @@ def verify_email(request: HttpRequest, token: str) -> HttpResponse:
 @never_cache
 @require_POST
 @login_required
-def resend_verification(request: HttpRequest) -> HttpResponse:
+def resend_verification(request: AuthenticatedRequest) -> HttpResponse:
     """A new verification link for the logged-in customer's address (the banner's button)."""
     user = request.user
-    if user.has_verified_email:  # type: ignore[union-attr]
+    if user.has_verified_email:
         return redirect(settings.LOGIN_REDIRECT_URL)
-    wait = mail_wait(request, user.email)  # type: ignore[union-attr]
+    wait = mail_wait(request, user.email)
     if wait:
         response = render(request, "registration/verify_email_sent.html", {"error": _too_many_text(wait)}, status=429)
         response["Retry-After"] = str(wait)

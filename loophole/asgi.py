@@ -29,12 +29,11 @@ from django.core import signals  # noqa: E402
 from django.core.exceptions import RequestAborted  # noqa: E402
 from django.core.handlers import base  # noqa: E402
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix  # noqa: E402
-from django.http import FileResponse, HttpResponseBase  # noqa: E402
+from django.http import FileResponse, HttpResponseBase, StreamingHttpResponse  # noqa: E402
 from django.urls import Resolver404, get_resolver, set_script_prefix  # noqa: E402
 
-from channels_io.email.views import MAX_PAYLOAD  # noqa: E402
-from channels_io.sms.decorators import MAX_BODY as TWILIO_MAX_BODY  # noqa: E402
 from loophole import logs, proxies  # noqa: E402
+from loophole.limits import INBOUND_EMAIL_MAX_PAYLOAD, TWILIO_MAX_BODY  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -76,14 +75,18 @@ class SyncStackHandler(ASGIHandler):
         content is complete is closed here, before it is sent: request_finished then gives this
         thread's database connection back."""
         signals.request_started.send(sender=self.__class__, scope=scope)
-        request, response = self.create_request(scope, body_file)
-        if request is not None:
+        request, refusal = self.create_request(scope, body_file)
+        if request is None:
+            assert refusal is not None  # create_request gives a request or the response refusing one
+            response = refusal
+        else:
             response = self.get_response(request)
-            response._handler_class = self.__class__
+            response._handler_class = self.__class__  # type: ignore[attr-defined]  # Django's handlers set it; not in django-stubs
             if isinstance(response, FileResponse):
                 response.block_size = self.chunk_size
-        complete = not (response.streaming and response.is_async)  # an async iterator is read as it is sent
-        if response.streaming and complete:
+        # an async iterator is read as it is sent
+        complete = not (isinstance(response, StreamingHttpResponse) and response.is_async)
+        if isinstance(response, StreamingHttpResponse) and complete:
             # An async server cannot iterate a sync iterator: Django's own handler reads it whole in a
             # thread too. It is read here, in the thread and on the connection its view used.
             response.streaming_content = _replay(list(response))
@@ -129,7 +132,7 @@ TOO_LARGE = json.dumps({"error": "The request is too large."}).encode()
 # Request bodies by path prefix, first match: the most bytes, and the refusal (the route's own 413).
 # Anything else may send up to DATA_UPLOAD_MAX_MEMORY_SIZE (no file uploads are taken anywhere).
 BODY_LIMITS = (
-    ("/anymail/", MAX_PAYLOAD, "text/plain", b"The payload is too large."),
+    ("/anymail/", INBOUND_EMAIL_MAX_PAYLOAD, "text/plain", b"The payload is too large."),
     ("/channels/sms/", TWILIO_MAX_BODY, "application/json", TOO_LARGE),
     ("/channels/voice/", TWILIO_MAX_BODY, "application/json", TOO_LARGE),
 )

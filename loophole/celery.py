@@ -4,7 +4,7 @@ import logging
 import os
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, TypedDict
 
 from celery import Celery, signals
 from django.db import transaction
@@ -18,6 +18,15 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 logger = logging.getLogger(__name__)
+
+
+class RetryOptions(TypedDict):
+    """Retry keywords of a task that talks to a mail server, passed to `shared_task` as `**options`."""
+
+    autoretry_for: tuple[type[BaseException], ...]
+    retry_backoff: int
+    retry_backoff_max: int
+    max_retries: int
 
 
 @signals.after_setup_logger.connect

@@ -102,25 +102,26 @@ def _wait_text(seconds: int) -> str:
     return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
-class LockoutMixin:
+class LockoutMixin(AuthenticationForm):
     """For an AuthenticationForm: refuses while locked, counts failed attempts, clears on success."""
 
     locked_for = 0
 
     def clean(self) -> dict[str, Any]:
-        username = self.cleaned_data.get("username") or ""  # type: ignore[attr-defined]
-        ip = ratelimit.client_ip(self.request)  # type: ignore[attr-defined]
+        username = self.cleaned_data.get("username") or ""
+        assert self.request is not None  # both log-in views build the form with the request
+        ip = ratelimit.client_ip(self.request)
         account = account_key(username)
         self.locked_for = locked_for(account, ip)
         if self.locked_for:
             raise forms.ValidationError(LOCKED.format(wait=_wait_text(self.locked_for)), code="locked")
         try:
-            cleaned = super().clean()  # type: ignore[misc]
+            cleaned = super().clean()
         except forms.ValidationError as exc:
             if getattr(exc, "code", None) == "invalid_login":
                 record_failure(account, ip)
             raise
-        if account and self.cleaned_data.get("password"):  # type: ignore[attr-defined]
+        if account and self.cleaned_data.get("password"):
             record_success(account)
         return cleaned
 
@@ -138,9 +139,10 @@ class LoginView(auth_views.LoginView):
 
     authentication_form = LoginForm
 
-    def form_invalid(self, form: LoginForm) -> HttpResponse:
+    def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
         response = super().form_invalid(form)
-        if form.locked_for:
+        locked_for = form.locked_for if isinstance(form, LoginForm) else 0
+        if locked_for:
             response.status_code = 429
-            response["Retry-After"] = str(form.locked_for)
+            response["Retry-After"] = str(locked_for)
         return response

@@ -56,6 +56,9 @@ class _DualMiddleware:
         if self._is_async:
             markcoroutinefunction(self)
 
+    def __call__(self, request: HttpRequest) -> Any:
+        raise NotImplementedError
+
 
 class ContentSecurityPolicyMiddleware(_DualMiddleware):
     """settings.CONTENT_SECURITY_POLICY on every HTML response (pages, admin, login). Django's own
@@ -150,7 +153,11 @@ class RateLimitMiddleware(_DualMiddleware):
         return _too_many(bucket, retry_after)
 
 
+def _next_chunk(chunks: Iterator[bytes]) -> bytes | None:
+    return next(chunks, None)
+
+
 async def _read_in_thread(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
-    read = sync_to_async(next, thread_sensitive=False)
-    while (chunk := await read(chunks, None)) is not None:
+    read = sync_to_async(_next_chunk, thread_sensitive=False)
+    while (chunk := await read(chunks)) is not None:
         yield chunk

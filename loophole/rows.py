@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 from django.db import connection
-from django.db.models import Model
+from django.db.models import Field, Model
 
 M = TypeVar("M", bound=Model)
 
@@ -23,6 +23,14 @@ def columns(model: type[Model], alias: str = "") -> str:
 def select(model: type[Model]) -> str:
     """`SELECT <the model's concrete columns> FROM <its table>`."""
     return f"SELECT {columns(model)} FROM {connection.ops.quote_name(model._meta.db_table)}"  # noqa: S608
+
+
+def field(model: type[Model], name: str) -> Field:
+    """The model's concrete field `name`: what a hand-written statement reads its column from."""
+    found = model._meta.get_field(name)
+    if not isinstance(found, Field):
+        raise TypeError(f"{model.__name__}.{name} is a relation, not a column")
+    return found
 
 
 @lru_cache(maxsize=16)
@@ -55,7 +63,7 @@ def _converters(model: type[Model], vendor: str) -> tuple[list[str], list[tuple[
     found = []
     for index, field in enumerate(fields):
         expression = field.get_col(model._meta.db_table)
-        steps = connection.ops.get_db_converters(expression) + field.get_db_converters(connection)
+        steps = connection.ops.get_db_converters(expression) + field.get_db_converters(connection)  # type: ignore[attr-defined]  # Django's Field has it; django-stubs lacks it
         if steps:
             found.append((index, _chain(steps, expression)))
     return [f.attname for f in fields], found

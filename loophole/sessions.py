@@ -15,9 +15,10 @@ class SessionStore(db.SessionStore):
         if key is None:
             self._session_key = None
             return None
-        field = Session._meta.get_field
-        expire = field("expire_date").get_db_prep_value(timezone.now(), connection)
-        key_column, expire_column = (connection.ops.quote_name(field(n).column) for n in ("session_key", "expire_date"))
+        expire = rows.field(Session, "expire_date").get_db_prep_value(timezone.now(), connection)
+        key_column, expire_column = (
+            connection.ops.quote_name(rows.field(Session, n).column) for n in ("session_key", "expire_date")
+        )
         session = rows.one(Session, f"{key_column} = %s AND {expire_column} > %s", [key, expire])
         if session is None:
             self._session_key = None

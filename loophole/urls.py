@@ -4,7 +4,6 @@ from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from django.views.generic import TemplateView
 
-from channels_io import desk
 from loophole import accounts, login, views
 
 admin.site.site_header = "Loophole support"
@@ -46,7 +45,6 @@ urlpatterns = [
     path("anymail/", include("channels_io.email.urls")),  # /anymail/postmark/inbound/
     path("admin/dashboard/", include("tickets.dashboard_urls")),
     # Staff's live ticket pages (before the admin's own catch-all of object ids).
-    path("admin/tickets/ticket/events/", admin.site.admin_view(desk.list_events), name="ticket_list_events"),
-    path("admin/tickets/ticket/<int:pk>/events/", admin.site.admin_view(desk.ticket_events), name="ticket_events"),
+    path("admin/tickets/ticket/", include("channels_io.desk_urls")),
     path("admin/", admin.site.urls),
 ]

@@ -420,6 +420,24 @@ def test_the_dockerfile_installs_the_project_and_runs_the_web_server_as_a_user()
     assert (params["host"], params["port"], params["proxy_headers"]) == ("0.0.0.0", 8000, False)  # noqa: S104
 
 
+def test_the_dockerfile_installs_the_locked_dependencies_with_their_hashes():
+    lines = re.sub(r"\\\n", " ", (ROOT / "Dockerfile").read_text()).splitlines()
+    steps = [line.split(maxsplit=1) for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    copies = [argument.split() for kind, argument in steps if kind == "COPY"]
+    assert set(copies[0][:-1]) == {"pyproject.toml", "uv.lock"}, "the lock comes in before the code"
+    runs = [shlex.split(argument.replace("&&", ";")) for kind, argument in steps if kind == "RUN"]
+    commands = [command for run in runs for command in " ".join(run).split(";")]
+    export = next(shlex.split(c) for c in commands if c.split()[:2] == ["uv", "export"])
+    assert "--frozen" in export, "the lock as it is, never re-resolved"
+    assert not {"--all-extras", "--extra", "--dev"} & set(export), "no test or bench packages in the image"
+    installs = [shlex.split(c) for c in commands if c.split()[:2] == ["pip", "install"]]
+    from_lock = [c for c in installs if "-r" in c and "--require-hashes" in c]
+    assert from_lock, "pip checks every file against the lock's hashes"
+    project = [c for c in installs if c[-1] == "."]
+    assert project, "the project itself is installed"
+    assert all("--no-deps" in c for c in project), "the project adds nothing the lock did not pin"
+
+
 def test_the_docker_build_leaves_out_local_state_but_not_the_code():
     patterns = [
         line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines() if line.strip() and line[0] != "#"

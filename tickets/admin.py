@@ -1,59 +1,20 @@
 """Staff's view of tickets. Writes go through tickets.services; the list stays fast at a million rows."""
 
-from collections.abc import Iterator
 from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import SEARCH_VAR
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
-from django.db.models import F, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Substr
+from django.db.models import F, QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
-from django.utils.functional import cached_property
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html_join
 
+import tickets.conversation_admin  # noqa: F401 - registers ConversationAdmin
+from loophole.http import account
 from tickets import channels, durations, saved_replies_admin, search, services
+from tickets.admin_lists import CappedCountPaginator, ChannelFilter, render_transcript
 from tickets.forms import TicketAdminForm
-from tickets.models import (
-    ANSWERED,
-    DECLINED,
-    OFFERED,
-    Author,
-    Conversation,
-    ConversationState,
-    InvalidTransition,
-    Message,
-    Status,
-    Ticket,
-    TicketEvent,
-    TicketNote,
-    has_ticket,
-    replied,
-)
-
-COUNT_CAP = 10_000
-
-
-class CappedCountPaginator(Paginator):
-    """Counts at most COUNT_CAP + 1 rows, so a page never pays for a full-table COUNT(*)."""
-
-    @cached_property
-    def count(self) -> int:
-        # No ORDER BY: counting must not walk the activity index.
-        return self.object_list.order_by()[: COUNT_CAP + 1].count()
-
-
-class ChannelFilter(admin.SimpleListFilter):
-    title = "channel"
-    parameter_name = "channel"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return channels.choices()
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:
-        return queryset.filter(channel=self.value()) if self.value() else queryset
+from tickets.models import InvalidTransition, Status, Ticket, TicketEvent
 
 
 class AssigneeFilter(admin.SimpleListFilter):
@@ -65,43 +26,10 @@ class AssigneeFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:
         if self.value() == "me":
-            return queryset.filter(assignee=request.user)
+            return queryset.filter(assignee=account(request))
         if self.value() == "nobody":
             return queryset.filter(assignee__isnull=True)
         return queryset
-
-
-def render_transcript(conversation_id: int, ticket_id: int | None = None) -> str:
-    """A conversation's messages, oldest first, escaped: the ticket page and the conversation page show it.
-    With `ticket_id`, the ticket's internal notes too, in time order and marked as such."""
-    rows = Message.objects.filter(conversation_id=conversation_id).select_related("staff").order_by("id")
-    lines = [
-        (m.created_at, format_html(
-            "<li><strong>{}</strong> <small>{}</small><div>{}</div></li>",
-            m.staff.get_full_name() if m.staff else m.get_author_display(),
-            m.created_at.strftime("%Y-%m-%d %H:%M UTC"),
-            m.text,
-        ))
-        for m in rows
-    ]  # fmt: skip
-    if ticket_id is not None:
-        notes = TicketNote.objects.filter(ticket_id=ticket_id).select_related("author").order_by("id")
-        lines += [
-            (n.created_at, format_html(
-                '<li class="loophole-note"><strong>Internal note</strong> · {} <small>{}</small><div>{}</div></li>',
-                (n.author.get_full_name() or n.author.get_username()) if n.author else "a former staff member",
-                n.created_at.strftime("%Y-%m-%d %H:%M UTC"),
-                n.text,
-            ))
-            for n in notes
-        ]  # fmt: skip
-        lines.sort(key=lambda line: line[0])  # stable: at equal times messages come before notes
-    # data-after: the newest message shown, from which the page's live stream goes on
-    return format_html(
-        '<ol class="loophole-transcript" data-after="{}">{}</ol>',
-        max((m.pk for m in rows), default=0),
-        format_html_join("", "{}", ((html,) for _at, html in lines)),
-    )
 
 
 def _actor(event: TicketEvent, ticket: Ticket) -> str:
@@ -280,18 +208,20 @@ class TicketAdmin(admin.ModelAdmin):
         if "title" in form.changed_data:
             obj.save(update_fields=["title", "updated_at"])
         if "assignee" in form.changed_data:
-            services.assign(obj.pk, staff=data["assignee"], actor=request.user)
+            services.assign(obj.pk, staff=data["assignee"], actor=account(request))
         if data.get("reply"):
-            services.add_staff_reply(obj.pk, staff=request.user, text=data["reply"])
+            services.add_staff_reply(obj.pk, staff=account(request), text=data["reply"])
         if data.get("internal_note"):
-            services.add_internal_note(obj.pk, staff=request.user, text=data["internal_note"])
+            services.add_internal_note(obj.pk, staff=account(request), text=data["internal_note"])
         # Only a status the staff member chose: the one the page showed may be stale by now (the reply
         # or the assignment above moves a Submitted ticket to In Progress).
         target = Status(data["status"])
         current = Ticket.objects.only("status").get(pk=obj.pk).status
         if "status" in form.changed_data and target != current:
             try:
-                services.change_status(obj.pk, target, actor=request.user, action_taken=data.get("action_taken", ""))
+                services.change_status(
+                    obj.pk, target, actor=account(request), action_taken=data.get("action_taken", "")
+                )
             except InvalidTransition as exc:
                 messages.error(request, f"The status was not changed: {exc}")
         obj.refresh_from_db()
@@ -300,7 +230,7 @@ class TicketAdmin(admin.ModelAdmin):
     def assign_to_me(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
         ids = list(queryset.values_list("pk", flat=True)[:500])
         for ticket_id in ids:
-            services.assign(ticket_id, staff=request.user, actor=request.user)
+            services.assign(ticket_id, staff=account(request), actor=account(request))
         self.message_user(request, f"Assigned {len(ids)} ticket(s) to you.", messages.SUCCESS)
 
     @admin.action(description="Mark in progress", permissions=["change"])
@@ -312,7 +242,7 @@ class TicketAdmin(admin.ModelAdmin):
                 refused.append(f"{reference} (resolved: reopen it from its page)")
                 continue
             try:
-                services.change_status(ticket_id, Status.IN_PROGRESS, actor=request.user)
+                services.change_status(ticket_id, Status.IN_PROGRESS, actor=account(request))
                 moved += 1
             except InvalidTransition as exc:
                 refused.append(f"{reference} ({exc})")
@@ -320,118 +250,3 @@ class TicketAdmin(admin.ModelAdmin):
             self.message_user(request, f"Marked {moved} ticket(s) in progress.", messages.SUCCESS)
         if refused:
             self.message_user(request, "Not changed: " + "; ".join(refused), messages.WARNING)
-
-
-class TicketScopeFilter(admin.SimpleListFilter):
-    """Conversations without a ticket by default: a ticket's conversation is read on the ticket's page."""
-
-    title = "ticket"
-    parameter_name = "ticket"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("opened", "Became a ticket"), ("any", "All")]
-
-    def choices(self, changelist: Any) -> Iterator[dict[str, Any]]:
-        first, *rest = super().choices(changelist)
-        yield {**first, "display": "No ticket"}
-        yield from rest
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> QuerySet[Conversation]:
-        if self.value() == "opened":
-            return queryset.filter(has_ticket())
-        if self.value() == "any":
-            return queryset
-        return queryset.filter(~has_ticket())
-
-
-class AssistantOutcomeFilter(admin.SimpleListFilter):
-    """What the assistant did, from the kinds of its stored replies (msg_offer_outcome indexes the rare ones)."""
-
-    title = "the assistant"
-    parameter_name = "assistant"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [
-            (ANSWERED, "Answered, no ticket offered"),
-            (OFFERED, "Offered a ticket"),
-            (DECLINED, "Offer declined"),
-        ]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> QuerySet[Conversation]:
-        if self.value() == ANSWERED:
-            return queryset.filter(replied(ANSWERED), ~replied(OFFERED))
-        if self.value() == OFFERED:
-            return queryset.filter(replied(OFFERED))
-        if self.value() == DECLINED:
-            # Anything but a yes ends an offer (a plain no is also stored as a declined reply, a no with
-            # a question is answered): offered, no offer pending, and no ticket.
-            return queryset.filter(replied(OFFERED), ~has_ticket(), ~Q(state=ConversationState.TICKET_OFFERED))
-        return queryset
-
-
-@admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
-    """Every conversation, read-only: what the assistant answered on its own, and what became a ticket."""
-
-    list_display = ("__str__", "channel_label", "who", "opening", "state", "ticket_link", "last_message_at")
-    list_filter = (TicketScopeFilter, ChannelFilter, AssistantOutcomeFilter)
-    list_select_related = ("customer", "ticket")
-    list_per_page = 50
-    ordering = ("-last_message_at", "-id")
-    sortable_by = ("last_message_at",)
-    show_full_result_count = False
-    paginator = CappedCountPaginator
-    actions = None
-    fieldsets = (
-        (None, {"fields": ("customer", "sender", "channel_label", "state", "ticket_link", "created_at")}),
-        ("Conversation", {"fields": ("transcript",)}),
-    )
-    readonly_fields = ("customer", "sender", "channel_label", "state", "ticket_link", "created_at", "transcript")
-
-    class Media:
-        css = {"all": ("css/admin.css",)}
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Conversation]:
-        first = Message.objects.filter(conversation=OuterRef("pk"), author=Author.CUSTOMER).order_by("id")
-        return (
-            super()
-            .get_queryset(request)
-            .select_related("customer", "ticket")
-            .annotate(opening_text=Substr(Subquery(first.values("text")[:1]), 1, 100))
-        )
-
-    @admin.display(description="channel")
-    def channel_label(self, conversation: Conversation) -> str:
-        return channels.label(conversation.channel)
-
-    @admin.display(description="customer")
-    def who(self, conversation: Conversation) -> str:
-        if conversation.customer is not None:
-            return conversation.customer.email
-        return f"{conversation.sender or '—'} (no account)"
-
-    @admin.display(description="first message")
-    def opening(self, conversation: Conversation) -> str:
-        return getattr(conversation, "opening_text", None) or "—"
-
-    @admin.display(description="ticket")
-    def ticket_link(self, conversation: Conversation) -> str:
-        ticket = getattr(conversation, "ticket", None)
-        if ticket is None:
-            return "—"
-        return format_html(
-            '<a href="{}">{}</a>', reverse("admin:tickets_ticket_change", args=[ticket.pk]), ticket.reference
-        )
-
-    @admin.display(description="messages")
-    def transcript(self, conversation: Conversation) -> str:
-        return render_transcript(conversation.pk)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # conversations come from the channels
-
-    def has_change_permission(self, request: HttpRequest, obj: Conversation | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Conversation | None = None) -> bool:
-        return False  # the retention purge deletes them with their ticket

@@ -1,6 +1,7 @@
 """The staff dashboard page (/admin/dashboard/) and its CSV export, read from the daily rollup."""
 
 import csv
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -26,7 +27,7 @@ class Bar:
     value: int
 
 
-def _day_bars(days: list[tuple[object, int]]) -> list[Bar]:
+def _day_bars(days: Sequence[tuple[object, int]]) -> list[Bar]:
     top = max((n for _day, n in days), default=0) or 1
     width = CHART_WIDTH / len(days)
     bars = []

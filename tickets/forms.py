@@ -1,5 +1,7 @@
 """The staff form on a ticket's admin change page: status, action taken and a reply."""
 
+from typing import Any, cast
+
 from django import forms
 from django.contrib.auth import get_user_model
 
@@ -36,7 +38,7 @@ class TicketAdminForm(forms.ModelForm):
         model = Ticket
         fields = ("title",)
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         ticket = self.instance
         current = Status(ticket.status)
@@ -45,14 +47,16 @@ class TicketAdminForm(forms.ModelForm):
         if rendered in Status.values and rendered not in allowed:
             # The page showed an older status: left as it was, it is valid (and not applied).
             allowed.append(Status(rendered))
-        self.fields["status"].choices = [(s.value, s.label) for s in allowed]
+        cast(forms.ChoiceField, self.fields["status"]).choices = [(s.value, s.label) for s in allowed]
         self.fields["status"].initial = current.value
         self.fields["action_taken"].initial = ticket.action_taken
-        self.fields["assignee"].queryset = get_user_model().objects.filter(is_staff=True, is_active=True)
+        cast(forms.ModelChoiceField, self.fields["assignee"]).queryset = get_user_model().objects.filter(
+            is_staff=True, is_active=True
+        )
         self.fields["assignee"].initial = ticket.assignee_id
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
         ticket = self.instance
         new = data.get("status")
         action = (data.get("action_taken") or "").strip()

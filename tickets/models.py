@@ -1,6 +1,8 @@
-"""Tickets, the conversations they come from, and the status lifecycle.
+"""Tickets, the conversations they come from, their messages and events.
 
-`Ticket.move_to` is the only code that assigns `status`; services.change_status calls it.
+The lifecycles' tables are in tickets.lifecycle: `Ticket.move_to` is the only code that assigns
+`status` (services.change_status calls it), `Conversation.move_to` the only one that assigns `state`
+(tickets.conversations.move calls it).
 """
 
 from django.conf import settings
@@ -10,34 +12,9 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Upper
 from django.utils import timezone
 
+from tickets.lifecycle import CONVERSATION_TRANSITIONS, TRANSITIONS, ConversationState, InvalidTransition, Status
 from tickets.reference import PATTERN as REFERENCE_PATTERN
 from tickets.saved_replies import check_body
-
-
-class InvalidTransition(Exception):
-    """A status change the lifecycle does not allow (or a resolve without the action taken)."""
-
-
-class Status(models.TextChoices):
-    SUBMITTED = "submitted", "Submitted"
-    IN_PROGRESS = "in_progress", "In Progress"
-    WAITING_ON_CUSTOMER = "waiting_on_customer", "Waiting on Customer"
-    RESOLVED = "resolved", "Resolved"
-
-
-TRANSITIONS: dict[Status, frozenset[Status]] = {
-    Status.SUBMITTED: frozenset({Status.IN_PROGRESS, Status.WAITING_ON_CUSTOMER, Status.RESOLVED}),
-    Status.IN_PROGRESS: frozenset({Status.WAITING_ON_CUSTOMER, Status.RESOLVED}),
-    Status.WAITING_ON_CUSTOMER: frozenset({Status.IN_PROGRESS, Status.RESOLVED}),
-    Status.RESOLVED: frozenset({Status.IN_PROGRESS}),  # reopening stops the retention clock
-}
-
-
-class ConversationState(models.TextChoices):
-    ASSISTANT = "assistant", "With the assistant"
-    TICKET_OFFERED = "ticket_offered", "Ticket offered"
-    HANDED_OFF = "handed_off", "Handed off to staff"
-    CLOSED = "closed", "Closed"
 
 
 class Author(models.TextChoices):
@@ -90,6 +67,19 @@ class Conversation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} conversation {self.pk}"
+
+    def can_move_to(self, new: ConversationState) -> bool:
+        return new in CONVERSATION_TRANSITIONS[ConversationState(self.state)]
+
+    def move_to(self, new: ConversationState, *, offer: dict | None = None) -> None:
+        """Apply one move in memory; the caller saves `state` and `offer`. Raises InvalidTransition.
+        A pending offer (`offer`) goes with TICKET_OFFERED and only with it: other states drop it."""
+        new, old = ConversationState(new), ConversationState(self.state)
+        if new not in CONVERSATION_TRANSITIONS[old]:
+            raise InvalidTransition(f"A conversation's move {old.label} -> {new.label} is not allowed")
+        if (new == ConversationState.TICKET_OFFERED) != (offer is not None):
+            raise InvalidTransition("A ticket offer, and only an offer, comes with the offer made")
+        self.state, self.offer = new, offer
 
 
 # Message.kind of a customer message that reopened its resolved ticket.

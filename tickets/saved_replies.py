@@ -13,10 +13,16 @@ from django.core.exceptions import ValidationError
 if TYPE_CHECKING:
     from tickets.models import Ticket
 
-PLACEHOLDERS: dict[str, Callable[["Ticket"], str]] = {
-    "customer_name": lambda ticket: ticket.customer.get_full_name(),
-    "ticket_id": lambda ticket: ticket.reference,
-}
+
+def _customer_name(ticket: "Ticket") -> str:
+    return ticket.customer.get_full_name()
+
+
+def _ticket_id(ticket: "Ticket") -> str:
+    return ticket.reference
+
+
+PLACEHOLDERS: dict[str, Callable[["Ticket"], str]] = {"customer_name": _customer_name, "ticket_id": _ticket_id}
 
 # A brace and what follows up to the next brace: one pass, no nested quantifier.
 _BRACED = re.compile(r"\{([^{}]*)\}")

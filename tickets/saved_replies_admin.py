@@ -1,11 +1,14 @@
 """Saved replies in the admin: their pages, and the picker on a ticket's page."""
 
+from typing import Any
+
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join, json_script
 
+from loophole.http import account
 from tickets.models import SavedReply, Ticket
 from tickets.saved_replies import PLACEHOLDERS, fill
 
@@ -20,8 +23,10 @@ class SavedReplyAdmin(admin.ModelAdmin):
     readonly_fields = ("created_by", "created_at", "updated_at")
     fields = ("title", "body", "is_active", "created_by", "created_at", "updated_at")
 
-    def get_form(self, request: HttpRequest, obj: SavedReply | None = None, **kwargs: object) -> type[ModelForm]:
-        form = super().get_form(request, obj, **kwargs)
+    def get_form(
+        self, request: HttpRequest, obj: SavedReply | None = None, change: bool = False, **kwargs: Any
+    ) -> type[ModelForm]:
+        form = super().get_form(request, obj, change, **kwargs)
         if "body" in form.base_fields:
             names = ", ".join(f"{{{name}}}" for name in PLACEHOLDERS)
             form.base_fields["body"].help_text = f"Placeholders filled in for the ticket: {names}."
@@ -29,7 +34,7 @@ class SavedReplyAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: SavedReply, form: ModelForm, change: bool) -> None:
         if not change:
-            obj.created_by = request.user
+            obj.created_by = account(request)
         super().save_model(request, obj, form, change)
 
 

@@ -3,10 +3,10 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.db.models.functions import Left
 
+from loophole.models import User
 from tickets.models import Author, Message, Ticket
 from tickets.reference import parse_reference
 
@@ -19,11 +19,11 @@ class LatestReply:
     at: datetime
 
 
-def tickets_for(customer: AbstractBaseUser) -> QuerySet[Ticket]:
+def tickets_for(customer: User) -> QuerySet[Ticket]:
     return Ticket.objects.filter(customer=customer).order_by("-created_at", "-id")
 
 
-def ticket_for(customer: AbstractBaseUser, reference: str) -> Ticket | None:
+def ticket_for(customer: User, reference: str) -> Ticket | None:
     """The customer's ticket with this reference (typed loosely), with its latest staff reply (see
     with_latest_reply), or None: unknown and foreign alike."""
     canonical = parse_reference(reference)
@@ -43,10 +43,10 @@ def with_latest_reply(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:
 
 def latest_reply(ticket: Ticket) -> LatestReply | None:
     """The team's latest reply on a ticket read through with_latest_reply, or None: no reply yet."""
-    at = ticket.latest_reply_at  # type: ignore[attr-defined]
+    at = ticket.latest_reply_at  # type: ignore[attr-defined]  # annotated by with_latest_reply()
     if at is None:
         return None
-    start = ticket.latest_reply_text  # type: ignore[attr-defined]
+    start = ticket.latest_reply_text  # type: ignore[attr-defined]  # annotated by with_latest_reply()
     text = " ".join(start.split())
     if len(start) > REPLY_PREVIEW:  # the database cut it: there is more
         text = text[: REPLY_PREVIEW - 1]

@@ -1,26 +1,19 @@
 """Every write on tickets and conversations that has side effects.
 
-Each service validates, writes in one transaction, records a TicketEvent, and queues what must
-happen next (emails, delivery of staff replies) with enqueue_on_commit.
+Each service validates, writes in one transaction, records a TicketEvent, and says what must happen
+next (emails, delivery of staff replies) with tickets.signals; the receivers queue it on commit.
 """
 
 import logging
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from functools import partial
+from typing import Literal, overload
 
-from django.conf import settings
-from django.contrib.admin.models import LogEntry
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet, TextField
-from django.db.models.functions import Cast
 from django.utils import timezone
 
 from loophole import rows
-from loophole.celery import enqueue_on_commit
-from tickets import signals, statements, tasks
+from loophole.models import User
+from tickets import conversations, signals, statements
 from tickets.models import (
     REOPENED,
     Author,
@@ -37,6 +30,9 @@ from tickets.models import (
     TicketEvent,
     TicketNote,
 )
+
+# Re-exported: callers know the purge as a ticket service.
+from tickets.purge import PurgeResult, due_for_purge, past_retention, purge_closed_tickets, purge_cutoff  # noqa: F401
 from tickets.reference import new_reference
 
 logger = logging.getLogger(__name__)
@@ -68,6 +64,10 @@ def _notify_changed(ticket: Ticket) -> None:
     )
 
 
+@overload
+def _add_message(conversation: Conversation, *, once: Literal[False] = False, **fields: object) -> Message: ...
+@overload
+def _add_message(conversation: Conversation, *, once: bool, **fields: object) -> Message | None: ...
 def _add_message(conversation: Conversation, *, once: bool = False, **fields: object) -> Message | None:
     """Insert a message and make it the conversation's newest; the caller holds the conversation's lock
     (which makes message ids rise in commit order within a conversation). `once`: None, and nothing
@@ -94,17 +94,17 @@ def _message_stored(message: Message, conversation: Conversation, previous_id: i
     )
 
 
-def _event(ticket: Ticket, kind: EventKind, actor: AbstractBaseUser | None, **fields: str) -> TicketEvent:
+def _event(ticket: Ticket, kind: EventKind, actor: User | None, **fields: str) -> TicketEvent:
     event = TicketEvent.objects.create(ticket=ticket, kind=kind, actor=actor, **fields)
     if event.email:
-        enqueue_on_commit(tasks.send_customer_email, event.pk)
+        signals.customer_email_due.send(sender=TicketEvent, event_id=event.pk)
     return event
 
 
 def _notify_staff(ticket: Ticket, event: StaffEvent, message: Message | None = None) -> None:
     """Write the staff notification of an event in the event's transaction; its task runs after commit."""
     notification = StaffNotification.objects.create(ticket=ticket, event=event, message=message)
-    enqueue_on_commit(tasks.send_staff_notification, notification.pk)
+    signals.staff_notification_due.send(sender=StaffNotification, notification_id=notification.pk)
 
 
 def _check_text(name: str, value: str, *, limit: int | None = None, single_line: bool = False) -> str:
@@ -128,12 +128,13 @@ def create_ticket(
 
     Called by the assistant's confirm gate inside its own transaction; one ticket per conversation
     (TicketAlreadyExists otherwise). With `hand_off` (live chat) the conversation's later messages go
-    to staff. Queues the "created" email.
+    to staff. Queues the "created" email. InvalidTransition for a closed conversation.
     """
     title = _check_text("title", title, limit=TITLE_MAX, single_line=True)
     description = _check_text("description", description)
     conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
-    if conversation.customer_id is None or conversation.customer.email_verified_at is None:
+    customer = conversation.customer
+    if customer is None or customer.email_verified_at is None:
         raise TicketError("A ticket needs a customer account with a verified email address")
     if Ticket.objects.filter(conversation=conversation).exists():
         raise TicketAlreadyExists(f"Conversation {conversation_id} already has a ticket")
@@ -146,7 +147,7 @@ def create_ticket(
                     title=title,
                     description=description,
                     summary=(summary or "").strip(),
-                    customer_id=conversation.customer_id,
+                    customer=customer,
                     conversation=conversation,
                     channel=conversation.channel,
                     created_at=now,
@@ -159,9 +160,9 @@ def create_ticket(
             raise TicketAlreadyExists(f"Conversation {conversation_id} already has a ticket") from None
     else:
         raise TicketError("Could not draw a free ticket reference")
-    conversation.state = ConversationState.HANDED_OFF if hand_off else ConversationState.ASSISTANT
-    conversation.offer = None
-    conversation.save(update_fields=["state", "offer"])
+    settled = ConversationState.HANDED_OFF if hand_off else ConversationState.ASSISTANT
+    if conversation.state != settled:
+        conversations.move(conversation, settled)  # a closed conversation takes no ticket: InvalidTransition
     _event(ticket, EventKind.CREATED, None, new_status=Status.SUBMITTED, email=CustomerEmail.CREATED)
     _notify_staff(ticket, StaffEvent.CREATED)
     _notify_changed(ticket)
@@ -169,9 +170,7 @@ def create_ticket(
     return ticket
 
 
-def _move(
-    ticket: Ticket, new: Status, actor: AbstractBaseUser | None, *, action_taken: str = "", detail: str = ""
-) -> None:
+def _move(ticket: Ticket, new: Status, actor: User | None, *, action_taken: str = "", detail: str = "") -> None:
     old = ticket.status
     ticket.move_to(new, action_taken=action_taken)
     ticket.last_activity_at = timezone.now()
@@ -185,7 +184,7 @@ def _move(
 
 
 @transaction.atomic
-def change_status(ticket_id: int, new: Status, *, actor: AbstractBaseUser | None, action_taken: str = "") -> Ticket:
+def change_status(ticket_id: int, new: Status, *, actor: User | None, action_taken: str = "") -> Ticket:
     """Move a ticket to `new`, log it, and queue the customer email it calls for.
 
     Raises InvalidTransition for a move the lifecycle does not allow, Ticket.DoesNotExist if gone.
@@ -198,7 +197,7 @@ def change_status(ticket_id: int, new: Status, *, actor: AbstractBaseUser | None
 
 
 @transaction.atomic
-def assign(ticket_id: int, *, staff: AbstractBaseUser | None, actor: AbstractBaseUser) -> Ticket:
+def assign(ticket_id: int, *, staff: User | None, actor: User) -> Ticket:
     """Assign a ticket (None unassigns). Picking up a Submitted ticket moves it to In Progress."""
     if staff is not None and not staff.is_staff:
         raise TicketError("Tickets can only be assigned to staff")
@@ -215,7 +214,7 @@ def assign(ticket_id: int, *, staff: AbstractBaseUser | None, actor: AbstractBas
 
 
 @transaction.atomic
-def add_staff_reply(ticket_id: int, *, staff: AbstractBaseUser, text: str) -> Message:
+def add_staff_reply(ticket_id: int, *, staff: User, text: str) -> Message:
     """Store a staff reply in the ticket's conversation and send it on the ticket's channel.
 
     A reply to a Submitted ticket moves it to In Progress; the first reply sets its first response
@@ -240,7 +239,7 @@ def add_staff_reply(ticket_id: int, *, staff: AbstractBaseUser, text: str) -> Me
     return message
 
 
-def add_internal_note(ticket_id: int, *, staff: AbstractBaseUser, text: str) -> TicketNote:
+def add_internal_note(ticket_id: int, *, staff: User, text: str) -> TicketNote:
     """Keep a staff member's note on a ticket. Nothing is sent and the customer never sees it.
 
     Raises TicketError for an empty or over-long note, Ticket.DoesNotExist if gone."""
@@ -258,7 +257,7 @@ def store_customer_message(
     external_id: str = "",
     handled: bool = False,
     automatic: bool = False,
-    customer: AbstractBaseUser | None = None,
+    customer: User | None = None,
     channel: str = "",
 ) -> tuple[Message, bool]:
     """Store a customer's message once (by the channel's external id); returns (message, created).
@@ -291,27 +290,18 @@ def store_customer_message(
     raise refused
 
 
-def past_retention(ticket: Ticket, now: datetime | None = None) -> bool:
-    """Whether the ticket is resolved and due for the purge: a customer's message no longer reopens it."""
-    return (
-        ticket.status == Status.RESOLVED and ticket.resolved_at is not None and ticket.resolved_at <= purge_cutoff(now)
-    )
-
-
 def _lock_ticket(conversation: Conversation) -> Ticket | None:
     """The conversation's ticket, locked (None: most have none). Raises ConversationClosed when it is
     past the retention window: the customer's message starts a new conversation instead."""
-    if conversation.ticket_pk is None:  # type: ignore[attr-defined]
+    if conversation.ticket_pk is None:  # type: ignore[attr-defined]  # set by lock_conversation(), not a field
         return None
-    ticket = Ticket.objects.select_for_update().get(pk=conversation.ticket_pk)  # type: ignore[attr-defined]
+    ticket = Ticket.objects.select_for_update().get(pk=conversation.ticket_pk)  # type: ignore[attr-defined]  # set by lock_conversation(), not a field
     if past_retention(ticket):
         raise ConversationClosed("This conversation is closed. Start a new conversation.")
     return ticket
 
 
-def lock_conversation(
-    conversation_id: int, *, customer: AbstractBaseUser | None = None, channel: str = ""
-) -> Conversation:
+def lock_conversation(conversation_id: int, *, customer: User | None = None, channel: str = "") -> Conversation:
     """The conversation, locked until the transaction ends, with `ticket_pk` set to its ticket's id (or
     None: most have none). With `customer`, only their open conversation on `channel`: raises
     NoSuchConversation or ConversationClosed otherwise; without, Conversation.DoesNotExist if gone.
@@ -326,7 +316,7 @@ def lock_conversation(
             raise NoSuchConversation("No such conversation.")
         raise Conversation.DoesNotExist(f"conversation {conversation_id} does not exist")
     conversation = rows.instance(Conversation, row)
-    conversation.ticket_pk = row[-1]  # type: ignore[attr-defined]
+    conversation.ticket_pk = row[-1]  # type: ignore[attr-defined]  # an extra attribute, as .annotate() adds
     if customer is not None:
         if conversation.state == ConversationState.CLOSED:
             raise ConversationClosed("This conversation is closed. Start a new conversation.")
@@ -370,7 +360,7 @@ def _store_customer_message(
 def open_conversation(
     *,
     channel: str,
-    customer: AbstractBaseUser | None,
+    customer: User | None,
     sender: str = "",
     thread: str = "",
     sender_attested: bool = False,
@@ -400,129 +390,3 @@ def store_reply(
     if reply_to is not None and mark_handled:
         Message.objects.filter(pk=reply_to.pk).update(handled_at=now)
     return message
-
-
-@dataclass(frozen=True)
-class PurgeResult:
-    tickets: int
-    conversations: int  # every one deleted: the tickets' own and those without a ticket
-    ticketless_conversations: int
-    messages: int
-    events: int
-    log_entries: int  # admin log entries naming a deleted ticket or conversation
-
-
-def purge_cutoff(now: datetime | None = None) -> datetime:
-    return (now or timezone.now()) - timedelta(days=settings.TICKET_RETENTION_DAYS)
-
-
-def due_for_purge(now: datetime | None = None) -> QuerySet[Ticket]:
-    """The tickets the retention job deletes: resolved at least 30 days ago."""
-    return Ticket.objects.filter(status=Status.RESOLVED, resolved_at__lte=purge_cutoff(now))
-
-
-def ticketless_due_for_purge(now: datetime | None = None) -> QuerySet[Conversation]:
-    """The conversations without a ticket the retention job deletes: last message at least 30 days ago.
-    A conversation in use is never due; one with a ticket goes only with its ticket."""
-    return Conversation.objects.filter(last_message_at__lte=purge_cutoff(now)).filter(
-        ~Exists(Ticket.objects.filter(conversation=OuterRef("pk")))
-    )
-
-
-def _log_entries(tickets: list[str] | QuerySet, conversations: list[str] | QuerySet) -> QuerySet[LogEntry]:
-    """Admin log entries naming these tickets or conversations: ids as LogEntry keeps them (text), given
-    as a list or a query of one text column."""
-    kinds = ContentType.objects.get_for_models(Ticket, Conversation)
-    return LogEntry.objects.filter(
-        Q(content_type=kinds[Ticket], object_id__in=tickets)
-        | Q(content_type=kinds[Conversation], object_id__in=conversations)
-    )
-
-
-def _as_text(rows: QuerySet[Ticket] | QuerySet[Conversation], field: str) -> QuerySet:
-    return rows.annotate(key=Cast(field, TextField())).values("key")
-
-
-def _delete_conversations(conversation_ids: list[int], ticket_ids: list[int]) -> dict[str, int]:
-    """Delete conversations with their messages (and ticket, and its events), and the admin log entries
-    naming them; the caller's transaction holds their locks."""
-    _total, per_model = Conversation.objects.filter(pk__in=conversation_ids).delete()
-    names = _log_entries([str(pk) for pk in ticket_ids], [str(pk) for pk in conversation_ids])
-    log_entries, _per_model = names.delete()
-    return {
-        "tickets": per_model.get(Ticket._meta.label, 0),
-        "conversations": per_model.get(Conversation._meta.label, 0),
-        "messages": per_model.get(Message._meta.label, 0),
-        "events": per_model.get(TicketEvent._meta.label, 0),
-        "log_entries": log_entries,
-    }
-
-
-def _count_due(due: QuerySet[Ticket], ticketless: QuerySet[Conversation]) -> PurgeResult:
-    tickets, lonely = due.count(), ticketless.count()
-    return PurgeResult(
-        tickets=tickets,
-        conversations=tickets + lonely,
-        ticketless_conversations=lonely,
-        # Counted apart and added: the two sets of conversations never overlap.
-        messages=Message.objects.filter(conversation_id__in=due.values("conversation_id")).count()
-        + Message.objects.filter(conversation_id__in=ticketless.values("pk")).count(),
-        events=TicketEvent.objects.filter(ticket__in=due.values("pk")).count(),
-        log_entries=_log_entries(_as_text(due, "pk"), _as_text(due, "conversation_id")).count()
-        + _log_entries([], _as_text(ticketless, "pk")).count(),
-    )
-
-
-def purge_closed_tickets(
-    *, now: datetime | None = None, dry_run: bool = False, batch_size: int | None = None
-) -> PurgeResult:
-    """Delete what the retention rules say is done with: tickets resolved at least 30 days ago, with
-    their conversation, messages and events; conversations without a ticket whose last message is at
-    least 30 days old, with their messages (an unknown sender's number or address is kept nowhere
-    else: SMS opt-outs stay, see SmsOptOut); and the admin log entries naming any of them.
-    `dry_run` counts the same rows and deletes nothing.
-
-    Works in batches, each in its own transaction with its rows locked: a ticket being reopened, or a
-    conversation taking a message, meanwhile is skipped, and one changed before its batch no longer
-    matches. Idempotent.
-    """
-    due, ticketless = due_for_purge(now), ticketless_due_for_purge(now)
-    if dry_run:
-        return _count_due(due, ticketless)
-    batch_size = batch_size or settings.PURGE_BATCH_SIZE
-    totals = dict.fromkeys(["tickets", "conversations", "messages", "events", "log_entries"], 0)
-    while True:
-        with transaction.atomic():
-            # No ORDER BY: the partial index on resolved_at serves the filter; ordering by id would
-            # walk every open ticket on each batch.
-            picked = list(due.select_for_update(skip_locked=True).values_list("pk", "conversation_id")[:batch_size])
-            if not picked:
-                break
-            counts = _delete_conversations([c for _t, c in picked], [t for t, _c in picked])
-        totals = {kind: totals[kind] + counts[kind] for kind in totals}
-    tickets_conversations, after = totals["conversations"], 0
-    old = Conversation.objects.filter(last_message_at__lte=purge_cutoff(now)).order_by("pk")
-    # The conversations are walked once by id, in batches of old ones: no index serves "without a
-    # ticket", and asking for it in the walk made PostgreSQL read the tickets' index from its start on
-    # every batch. Rows skipped (locked, or written to meanwhile) are not looked at again in this run.
-    while candidates := list(old.filter(pk__gt=after).values_list("pk", flat=True)[:batch_size]):
-        after = candidates[-1]
-        with transaction.atomic():
-            locked = ticketless.filter(pk__in=candidates).select_for_update(skip_locked=True)
-            picked = list(locked.values_list("pk", flat=True))
-            if not picked:
-                continue
-            # Read again under the lock: a message (or a ticket) committed after the pick began moved the
-            # conversation on, and it is kept.
-            counts = _delete_conversations(list(ticketless.filter(pk__in=picked).values_list("pk", flat=True)), [])
-        totals = {kind: totals[kind] + counts[kind] for kind in totals}
-    result = PurgeResult(ticketless_conversations=totals["conversations"] - tickets_conversations, **totals)
-    logger.info(
-        "purged %s tickets, %s conversations without a ticket, %s messages, %s events, %s admin log entries",
-        result.tickets,
-        result.ticketless_conversations,
-        result.messages,
-        result.events,
-        result.log_entries,
-    )
-    return result

@@ -11,6 +11,7 @@ from datetime import datetime
 from functools import lru_cache
 
 from django.db import connection
+from django.db.models import Model
 
 from loophole import rows
 from tickets.models import Conversation, Message, Ticket
@@ -20,14 +21,14 @@ def _qn(name: str) -> str:
     return connection.ops.quote_name(name)
 
 
-def _column(model: type, name: str) -> str:
-    return _qn(model._meta.get_field(name).column)
+def _column(model: type[Model], name: str) -> str:
+    return _qn(rows.field(model, name).column)
 
 
 def lock_conversation(conversation_id: int, customer_id: int | None, channel: str) -> tuple | None:
     """SELECT ... FOR UPDATE the conversation (with `customer_id`: only theirs, on `channel`): its
     row, the concrete columns in field order (loophole.rows) then its ticket's id or NULL; or None."""
-    params: list[object] = [conversation_id] if customer_id is None else [conversation_id, customer_id, channel]
+    params: list[int | str] = [conversation_id] if customer_id is None else [conversation_id, customer_id, channel]
     with connection.cursor() as cursor:
         cursor.execute(_lock_sql(customer_id is not None, connection.vendor), params)
         return cursor.fetchone()
@@ -120,4 +121,4 @@ def turns_before(conversation_id: int, message_id: int, limit: int) -> list[tupl
     with connection.cursor() as cursor:
         cursor.execute(_turns_sql(connection.vendor), [conversation_id, message_id, limit])
         newest_first = cursor.fetchall()
-    return [tuple(row) for row in reversed(newest_first)]  # type: ignore[misc]
+    return [tuple(row) for row in reversed(newest_first)]

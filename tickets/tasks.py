@@ -9,13 +9,14 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from tickets import dashboard, emails, notifications, services
+from loophole.celery import RetryOptions
+from tickets import dashboard, emails, notifications, purge
 from tickets.models import StaffNotification, TicketEvent
 
 logger = logging.getLogger(__name__)
 
 # SMTPException is an OSError: refused connections, timeouts and 4xx replies are all retried.
-RETRY = {"autoretry_for": (OSError,), "retry_backoff": 5, "retry_backoff_max": 600, "max_retries": 10}
+RETRY: RetryOptions = {"autoretry_for": (OSError,), "retry_backoff": 5, "retry_backoff_max": 600, "max_retries": 10}
 
 
 @shared_task(name="tickets.send_customer_email", **RETRY)
@@ -127,8 +128,8 @@ def purge_closed_tickets(self: Task) -> int:
     A batch skips tickets another session holds locked (a reopening, or the session of a worker killed
     mid-purge, until PostgreSQL ends it): the job comes back for them with backoff until none is due.
     """
-    purged = services.purge_closed_tickets().tickets
-    if services.due_for_purge().exists():
+    purged = purge.purge_closed_tickets().tickets
+    if purge.due_for_purge().exists():
         logger.warning("purge: tickets due but locked by another session; trying again")
         raise self.retry(countdown=5 * 2**self.request.retries)
     return purged

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
-from assistant.retrieval import Hit
+from assistant.passages import Hit
 
 
 class Kind(StrEnum):

@@ -7,10 +7,10 @@ assistant.language take what must never depend on a model: yes/no, ticket IDs, a
 a person or a ticket, and "that didn't help" after an answer.
 """
 
-from assistant import drafting, intents, language, references, retrieval, wording
+from assistant import drafting, intents, language, passages, references, vocabulary, wording
 from assistant.engines.base import Decision, Kind, Link, Outcome, Request, Tools
 
-# Retrieval confidence (assistant.retrieval.Hit.score) from which a message is answered from the help
+# Retrieval confidence (assistant.passages.Hit.score) from which a message is answered from the help
 # centre: a statement at CONFIDENT, a plain question at ASKS_CONFIDENT, a problem described again after a
 # clarifying question only at STRONG (else it is offered).
 CONFIDENT = 0.2
@@ -48,7 +48,7 @@ class LocalEngine:
         text = request.text.strip()
         last = request.last_assistant_kind
         own_hits = tools.search_help(text, limit=3)
-        scores = self.model.scores(text, retrieval.help_context(own_hits))
+        scores = self.model.scores(text, passages.help_context(own_hits))
 
         chat = language.smalltalk(text) or (
             scores.get("smalltalk", 0) >= SMALLTALK_AT and language.smalltalk_kind(text)
@@ -77,7 +77,7 @@ class LocalEngine:
             earlier = [t.text for t in request.history if t.author == "customer"][-1:]
             query = " ".join([*earlier, text])
         top = max(scores, key=scores.__getitem__)
-        vague = retrieval.is_vague(query) or (last != Outcome.CLARIFIED and top == "clarify")
+        vague = vocabulary.is_vague(query) or (last != Outcome.CLARIFIED and top == "clarify")
         hits = [] if vague else (own_hits if query == text else tools.search_help(query, limit=3))
         asks = scores.get("answer", 0) >= 0.5 and ("?" in text or bool(language.INFORMATIONAL.search(text.lower())))
         # A plain question is answered on a weaker match than a statement; after a clarifying question, a
@@ -88,14 +88,14 @@ class LocalEngine:
         if hits and offer >= LEANS_OFFER_AT and offer > scores.get("answer", 0) and not asks:
             best = hits[0]
             answering = best.answering
-            self_service = retrieval.says_self_service(answering) and not retrieval.says_staff_handle(answering)
+            self_service = passages.says_self_service(answering) and not passages.says_staff_handle(answering)
             if not (self_service and best.score >= STRONG):
                 # A report of a problem rather than a question, which the help centre does not clearly
                 # let the customer solve alone.
                 return self.offer(request, reason or "unresolved")
         if hits and hits[0].score >= confident:
             best = hits[0]
-            if offer >= MAYBE_OFFER_AT and retrieval.says_staff_handle(best.answering):
+            if offer >= MAYBE_OFFER_AT and passages.says_staff_handle(best.answering):
                 # A report the help centre itself says a person must handle: offer, don't quote it back.
                 return self.offer(request, reason or "unresolved")
             # A caller listens to every word and a text message is paid by the segment: the one passage that

@@ -25,7 +25,7 @@ from django.utils import timezone
 from channels_io.chat import conversation_link
 from channels_io.email import ids
 from channels_io.models import AwayEmail
-from loophole.celery import enqueue_on_commit
+from loophole.celery import RetryOptions, enqueue_on_commit
 from tickets import services as ticket_services
 from tickets.models import Author, Conversation, ConversationState, Message, Status, Ticket
 
@@ -37,7 +37,7 @@ MAX_REPLIES = 20  # replies in one email; more wait for the next one
 STALE = timedelta(minutes=1)  # an unsent email older than this lost its task
 KEEP_SENT = timedelta(days=7)
 # SMTPException is an OSError: refused connections, timeouts and 4xx replies are all retried.
-RETRY = {"autoretry_for": (OSError,), "retry_backoff": 5, "retry_backoff_max": 600, "max_retries": 10}
+RETRY: RetryOptions = {"autoretry_for": (OSError,), "retry_backoff": 5, "retry_backoff_max": 600, "max_retries": 10}
 
 
 def newest_staff(messages: list[dict[str, Any]]) -> int:

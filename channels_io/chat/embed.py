@@ -23,6 +23,7 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from channels_io.chat import identity
+from loophole.http import AuthenticatedRequest
 from tickets.models import Conversation
 
 logger = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ IDENTIFIED = "chat.product_user"  # session key: the session was made by a produ
 
 @require_GET
 @login_required
-def open_conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def open_conversation(request: AuthenticatedRequest, conversation_id: int) -> HttpResponse:
     """The link of channels_io.chat.conversation_link(): the home page, whose widget opens
     `#conversation=<id>` (a 404 for another customer's conversation)."""
     owned = Conversation.objects.filter(pk=conversation_id, customer=request.user, channel="chat").exists()

@@ -164,7 +164,7 @@ def _hold_in_redis(lease: Lease, now: float) -> list[str] | None:
     stale = _stale_seconds()
     args = [lease.token, lease.opened_at, now, now - stale, settings.CHAT_STREAMS_PER_CUSTOMER, int(stale) + 1]
     try:
-        evicted = script(keys=_keys(lease.customer_id), args=args)  # type: ignore[operator]
+        evicted = script(keys=_keys(lease.customer_id), args=args)  # type: ignore[operator]  # redis-py types register_script()'s result loosely
     except (redis.RedisError, OSError):
         _unavailable()
         return None

@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, overload
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -18,6 +18,7 @@ from django.utils.dateparse import parse_datetime
 
 from channels_io import push
 from channels_io.chat import away, leases
+from loophole import rows
 from tickets import selectors
 from tickets.models import Conversation, Message, Ticket
 
@@ -40,6 +41,10 @@ def message_json(message: Message) -> dict[str, Any]:
     }
 
 
+@overload
+def ticket_json(ticket: Ticket) -> dict[str, Any]: ...
+@overload
+def ticket_json(ticket: Ticket | None) -> dict[str, Any] | None: ...
 def ticket_json(ticket: Ticket | None) -> dict[str, Any] | None:
     if ticket is None:
         return None
@@ -72,7 +77,7 @@ def _snapshot_sql() -> str:
     the ORM each time (which cost more than the query itself)."""
     qn = connection.ops.quote_name  # names from the models' metadata; the values are parameters
     conversation, ticket, message = (qn(m._meta.db_table) for m in (Conversation, Ticket, Message))
-    ticket_columns = ", ".join(f"t.{qn(Ticket._meta.get_field(name).column)}" for name in TICKET_COLUMNS)
+    ticket_columns = ", ".join(f"t.{qn(rows.field(Ticket, name).column)}" for name in TICKET_COLUMNS)
     return (
         f"SELECT c.state, t.id, {ticket_columns}, m.id, m.author, m.text, m.created_at "  # noqa: S608
         f"FROM {conversation} c "
@@ -82,6 +87,10 @@ def _snapshot_sql() -> str:
     )
 
 
+@overload
+def _aware(value: datetime | str) -> datetime: ...
+@overload
+def _aware(value: datetime | str | None) -> datetime | None: ...
 def _aware(value: datetime | str | None) -> datetime | None:
     """A timestamp from a raw row: SQLite may hand back text or a naive UTC time."""
     if isinstance(value, str):

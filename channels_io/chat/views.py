@@ -12,6 +12,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.db import connections, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -23,6 +24,7 @@ from channels_io.chat.stream import message_json, reply_json, snapshot, ticket_j
 from channels_io.tasks import answer
 from loophole import ratelimit
 from loophole.celery import enqueue_on_commit
+from loophole.http import AuthenticatedRequest
 from tickets import selectors
 from tickets import services as ticket_services
 from tickets.models import Author, Conversation, Message
@@ -91,7 +93,7 @@ def _own_conversation(user: Any, conversation_id: int) -> Conversation | None:
 
 @require_http_methods(["GET", "POST"])
 @customer_required
-def conversations(request: HttpRequest) -> HttpResponse:
+def conversations(request: AuthenticatedRequest) -> HttpResponse:
     """GET: the customer's recent chats (to restore the widget). POST: start a new one (201)."""
     if request.method == "GET":
         return JsonResponse({"conversations": recent_conversations(request.user)})
@@ -119,10 +121,10 @@ def _parse_message(request: HttpRequest) -> tuple[str, str] | JsonResponse:
             return error('"confirm" must be true or false.', 400)
         text = "Yes" if confirm else "No"  # the Yes/No buttons: read by the same gate as typed text
     else:
-        text = data.get("text")
-        if not isinstance(text, str):
+        typed = data.get("text")
+        if not isinstance(typed, str):
             return error('"text" must be a string.', 400)
-        text = text.strip()
+        text = typed.strip()
         if not text:
             return error("The message is empty.", 400)
         if len(text) > MAX_TEXT:
@@ -142,7 +144,7 @@ def _rate_limited(user_id: int) -> int:
 
 @require_POST
 @customer_required
-def post_message(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def post_message(request: AuthenticatedRequest, conversation_id: int) -> HttpResponse:
     """Store the customer's message first, then answer it (201, the stored message): here when the
     assistant answers in milliseconds (the local one), else queued for the worker (a model).
 
@@ -173,7 +175,7 @@ def post_message(request: HttpRequest, conversation_id: int) -> HttpResponse:
         except ticket_services.TicketError as exc:
             return error(str(exc), 400)
         if message.handled_at is None:
-            if assistant.answers_inline():
+            if assistant.answers_now():
                 _answer_here(message, request.user)
             else:
                 _queue_answer(message.pk, conversation_id)
@@ -213,10 +215,10 @@ def _answer_comes_later(conversation_id: int) -> None:
 
 @require_GET
 @customer_required
-def tickets(request: HttpRequest) -> HttpResponse:
+def tickets(request: AuthenticatedRequest) -> HttpResponse:
     """The customer's tickets, newest first, each with the team's latest reply ("latest_reply": null
     when nobody has replied yet)."""
-    if not request.user.has_verified_email:  # type: ignore[union-attr]
+    if not request.user.has_verified_email:
         return error("Confirm your email address to see your tickets: follow the link we sent you.", 403)
     listed = selectors.with_latest_reply(selectors.tickets_for(request.user))[:50]
     return JsonResponse({"tickets": [ticket_json(t) | {"latest_reply": reply_json(t)} for t in listed]})
@@ -227,7 +229,7 @@ def _after(request: HttpRequest) -> int | None:
     Last-Event-ID (which is newer than the `after` its stream was first opened with)."""
     values = []
     for raw in (request.GET.get("after"), request.headers.get("Last-Event-ID")):
-        if raw in (None, ""):
+        if not raw:
             continue
         try:
             value = int(raw)
@@ -319,7 +321,7 @@ async def poll(request: HttpRequest, conversation_id: int) -> HttpResponse:
     return JsonResponse(data)
 
 
-async def events(request: HttpRequest, conversation_id: int) -> HttpResponse:
+async def events(request: HttpRequest, conversation_id: int) -> HttpResponseBase:
     """Server-sent events: `message` per new message (its id is the event id, so Last-Event-ID
     resumes), `state` when the state or ticket changes, and a heartbeat comment every 15 s. The
     stream closes once its session no longer logs the customer in, or newer streams push it out."""
@@ -327,6 +329,8 @@ async def events(request: HttpRequest, conversation_id: int) -> HttpResponse:
     if isinstance(opened, JsonResponse):
         return opened
     conversation, after = opened
+    if conversation.customer_id is None:  # _open_read gives only the customer's own
+        return error("No such conversation.", 404)
     lease = leases.Lease(customer_id=conversation.customer_id, session_key=request.session.session_key or "")
     return StreamingHttpResponse(
         stream.event_stream(conversation.pk, after, lease),

@@ -16,8 +16,7 @@ from assistant import services as assistant
 from channels_io.chat import away
 from channels_io.email import identity, ids
 from channels_io.email.parsing import TEXT_MAX, Kind, ParsedEmail, RefusedEmail, parse
-from channels_io.tasks import answer
-from loophole.celery import enqueue_on_commit
+from channels_io.tasks import answer_when_stored
 from tickets import services as ticket_services
 from tickets.models import Author, Conversation, ConversationState, Message, Status
 
@@ -30,7 +29,7 @@ OUR_AUTHORS = (Author.ASSISTANT, Author.STAFF, Author.SYSTEM)
 
 
 class Result(enum.StrEnum):
-    STORED = "stored"  # stored, its answer queued
+    STORED = "stored"  # stored, to be answered once committed (channels_io.tasks.answer_when_stored)
     STORED_UNANSWERED = "stored_unanswered"  # an auto-reply kept in its thread, never answered
     DUPLICATE = "duplicate"  # this Message-ID is stored already
     IGNORED = "ignored"  # a bounce, our own mail, or an auto-reply to no thread of ours
@@ -47,8 +46,8 @@ class Outcome:
 def handle_inbound(
     raw: bytes, *, envelope_sender: str | None = None, vouched_domains: Sequence[str] | None = None
 ) -> Outcome:
-    """Parse one raw message and store it in its conversation (a new one for a new thread), then
-    queue its answer. Idempotent per Message-ID. Raises RefusedEmail with nothing stored.
+    """Parse one raw message and store it in its conversation (a new one for a new thread), to be
+    answered once committed. Idempotent per Message-ID. Raises RefusedEmail with nothing stored.
 
     `vouched_domains`: the domains the receiving provider's SPF/DKIM checks passed for (the
     webhook's); None reads them from our own mail server's Authentication-Results header. A sender
@@ -108,9 +107,9 @@ def _store(parsed: ParsedEmail, *, vouched: bool) -> Outcome:
         )
     message = assistant.receive(conversation.pk, text, external_id=parsed.external_id)
     if message.handled_at is None:
-        enqueue_on_commit(answer, message.pk)
+        answer_when_stored(message.pk)
     logger.info("inbound email stored as message %s in conversation %s", message.pk, conversation.pk)
-    return Outcome(Result.STORED, "stored, answer queued", message.pk, conversation.pk)
+    return Outcome(Result.STORED, "stored, to be answered", message.pk, conversation.pk)
 
 
 def customer_for(address: str):

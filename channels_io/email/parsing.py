@@ -169,9 +169,11 @@ def _shape(msg: Message) -> tuple[int, int]:
         part, level = stack.pop()
         if part.is_multipart() and part.get_content_type() != "message/delivery-status":
             children = part.get_payload()
+            if not isinstance(children, list):  # a multipart payload is its list of parts
+                continue
             depth = max(depth, level + 1)
             parts += len(children) if part.get_content_maintype() == "multipart" else 0
-            stack.extend((child, level + 1) for child in children)
+            stack.extend((child, level + 1) for child in children if isinstance(child, Message))
     return depth, parts
 
 
@@ -275,9 +277,9 @@ def _text(msg: EmailMessage) -> str:
     except _BROKEN:
         raise RefusedEmail("The message's MIME structure could not be read.") from None
     if plain is not None:
-        body = _decoded(plain)  # type: ignore[arg-type]
+        body = _decoded(plain)  # type: ignore[arg-type]  # parts of a policy.default message are EmailMessage; typeshed says Message
     elif html is not None:
-        body = _decoded(html)  # type: ignore[arg-type]
+        body = _decoded(html)  # type: ignore[arg-type]  # as above
         _within_budget()
         body = html_to_text(body)
     else:

@@ -73,9 +73,9 @@ class _TextWriter:
             position = gt + 1
             tag = html[lt + 1 : gt]
             if after == "/":
-                name = _TAG_NAME.match(tag, 1)
-                if name:
-                    self.handle_endtag(name.group().lower())
+                closed = _TAG_NAME.match(tag, 1)
+                if closed:
+                    self.handle_endtag(closed.group().lower())
             elif after.isalpha():
                 found = _TAG_NAME.match(tag)
                 assert found is not None  # it starts with a letter

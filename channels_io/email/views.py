@@ -25,11 +25,11 @@ from django.http import HttpRequest, HttpResponse
 
 from channels_io.email import mime
 from channels_io.email.parsing import RefusedEmail, TooDeeplyNested
+from loophole.limits import INBOUND_EMAIL_MAX_PAYLOAD
 
 logger = logging.getLogger(__name__)
 
-# A 10 MB message arrives as RawEmail plus Postmark's parsed copy (bodies, base64 attachments).
-MAX_PAYLOAD = 40 * 1024 * 1024
+MAX_PAYLOAD = INBOUND_EMAIL_MAX_PAYLOAD
 # What anymail's Postmark parser raises on JSON of another shape (a list, a number where a dict or
 # a string belongs, a missing key) or on a RawEmail with lone surrogates.
 _MALFORMED = (ValueError, TypeError, LookupError, AttributeError, MessageError)

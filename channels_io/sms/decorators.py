@@ -11,10 +11,11 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from twilio.request_validator import SIGNATURE_HEADER, RequestValidator
 
+from loophole.limits import TWILIO_MAX_BODY
+
 logger = logging.getLogger(__name__)
 
-# Twilio's form posts are a few kilobytes; an SMS body is at most 1,600 characters.
-MAX_BODY = 64 * 1024
+MAX_BODY = TWILIO_MAX_BODY
 
 
 def error(message: str, status: int) -> JsonResponse:

@@ -5,9 +5,10 @@
   action URL makes `CallSid:n` the message's external id, so a retried turn is stored and answered once.
   Silence is asked about once, then the call ends politely; low confidence asks the caller to repeat
   and stores nothing.
-- With the built-in local engine the reply is computed in the request (milliseconds). With a model
-  (OPENAI_API_KEY), which may take longer than the 15 s Twilio waits, the turn queues the answer and
-  keeps the caller with a short <Pause> and <Redirect> to /channels/voice/wait until it is stored.
+- When the engine answers now (assistant.answers_now: the built-in local engine, in milliseconds) the
+  reply is computed in the request. With a model, which may take longer than the 15 s Twilio waits, the
+  turn queues the answer and keeps the caller with a short <Pause> and <Redirect> to
+  /channels/voice/wait until it is stored.
 - /channels/voice/status, the call's status callback, closes the conversation when the call ends.
 """
 
@@ -27,6 +28,7 @@ from channels_io.sms.decorators import error, twilio_signed
 from channels_io.tasks import answer
 from channels_io.voice import adapter
 from loophole.celery import enqueue_on_commit
+from tickets import conversations
 from tickets import services as ticket_services
 from tickets.models import Conversation, ConversationState, Message
 
@@ -139,7 +141,7 @@ def turn(request: HttpRequest) -> HttpResponse:
         message = assistant.receive(conversation.pk, speech, external_id=f"{conversation.thread}:{number}")
     except ticket_services.TicketError:
         return listen(TOO_LONG, turn=number)
-    if settings.OPENAI_API_KEY:
+    if not assistant.answers_now():
         # A model may take longer than Twilio waits for this response: answer in a task, and poll.
         enqueue_on_commit(answer, message.pk)
         return hold(turn=number, message_id=message.pk, poll=1, say=ONE_MOMENT)
@@ -176,11 +178,12 @@ def status(request: HttpRequest) -> HttpResponse:
     if not CALL_SID.match(call_sid):
         return error("CallSid is missing or malformed.", 400)
     if request.POST.get("CallStatus", "") in ENDED:
-        closed = (
+        open_ids = (
             Conversation.objects.filter(channel=adapter.CHANNEL, thread=call_sid)
             .exclude(state=ConversationState.CLOSED)
-            .update(state=ConversationState.CLOSED)
+            .values_list("pk", flat=True)
         )
-        if closed:
-            logger.info("call ended (%s): conversation closed", request.POST["CallStatus"])
+        for conversation_id in open_ids:
+            if conversations.close(conversation_id):
+                logger.info("call ended (%s): conversation %s closed", request.POST["CallStatus"], conversation_id)
     return HttpResponse(status=204)

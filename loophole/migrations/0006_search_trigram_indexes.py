@@ -4,11 +4,10 @@ PostgreSQL only (built concurrently, so not in a transaction); on SQLite these c
 """
 
 from django.contrib.postgres.indexes import GinIndex, OpClass
-from django.contrib.postgres.operations import TrigramExtension
 from django.db import migrations
 from django.db.models.functions import Upper
 
-from loophole.migration_operations import AddIndexOnPostgreSQL
+from loophole.migration_operations import AddIndexOnPostgreSQL, TrigramExtensionOnPostgreSQL
 
 
 class Migration(migrations.Migration):
@@ -20,7 +19,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        TrigramExtension(),
+        TrigramExtensionOnPostgreSQL(),
         AddIndexOnPostgreSQL(
             model_name="phonenumber",
             index=GinIndex(fields=["number"], name="phone_number_trgm", opclasses=["gin_trgm_ops"]),

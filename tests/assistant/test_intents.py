@@ -41,6 +41,23 @@ def test_numbers_codes_amounts_and_addresses_are_placeholders_never_learned_as_w
     assert not any("7qk2m9xd" in w or "bob" in w for w in words)
 
 
+@pytest.mark.parametrize(
+    ("text", "form"),
+    [
+        ("can I get my money back?", "q"),
+        ("How do refunds work", "q"),
+        ("the parcel arrived crushed. can you look?", "q"),
+        ("I was charged twice for one order", "s"),
+        ("", "s"),
+    ],
+)
+def test_the_help_centres_verdict_is_read_with_how_the_message_is_said(text, form):
+    feats = intents.features(text, frozenset({"r:staff", "r:conf3"}))
+    assert {f"x:{form}|r:staff", f"x:{form}|r:conf3"} <= set(feats)
+    other = "s" if form == "q" else "q"
+    assert not any(f.startswith(f"x:{other}|") for f in feats)
+
+
 def test_a_huge_message_is_read_up_to_the_cap():
     assert len(intents.tokens("word " * 100_000)) <= intents.MAX_TEXT // 2
 

@@ -59,6 +59,13 @@ def test_questions_about_an_answer_to_a_ticket_are_status_requests(text):
         ("all my projects disappeared overnight", "data_loss"),
         ("please delete all my personal data under GDPR", "privacy"),
         ("can I talk to a human?", "human"),
+        ("I need a person to fix the seat count on that invoice", "human"),
+        ("scanning is stuck on every receipt. need a human to look", "human"),
+        ("we'd like an actual person to check the invoice", "human"),
+        ("get me an agent", "human"),
+        ("do I need a person at home for the engineer?", None),
+        ("will I need an agent to set it up?", None),
+        ("we need a person present to sign for the delivery", None),
         ("Can you open a ticket for me?", "ticket_request"),
         ("the export keeps crashing", "persistent"),
         ("I already reinstalled the app and it still crashes", "persistent"),
@@ -71,6 +78,24 @@ def test_questions_about_an_answer_to_a_ticket_are_status_requests(text):
 )
 def test_problems_that_need_a_person_are_recognised_and_questions_are_not(text, reason):
     assert needs_person(text) == reason
+
+
+@pytest.mark.parametrize(
+    ("text", "asks"),
+    [
+        ("base currency got set to EUR by mistake. can you switch it to USD", True),
+        ("Could someone please look into my last invoice?", True),
+        ("moving abroad in August, please arrange the exit", True),
+        ("two invoices have the same number. Can this be fixed?", True),
+        ("I need someone to check the meter reading", True),
+        ("how do I switch my plan to annual?", False),
+        ("can I change my delivery address?", False),
+        ("what does the late fee cost", False),
+        ("", False),
+    ],
+)
+def test_requests_for_staff_to_act_are_told_from_how_to_questions(text, asks):
+    assert language.asks_staff_to_act(text) is asks
 
 
 @pytest.mark.parametrize("text", ["that didn't help", "still doesn't work", "I already tried that", "not helpful"])

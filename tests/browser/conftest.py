@@ -13,9 +13,10 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -33,12 +34,20 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+# `make screenshots` names docs/screenshots/ here to refresh the README's pictures; tests write to tmp_path.
+SCREENSHOTS_DIR = "SCREENSHOTS_DIR"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # The server's environment: only what these tests choose (no Redis, no OpenAI, no Twilio).
 SERVER_ENV_DROPPED = {n for n in PRODUCT_VARIABLES if n.startswith(("OPENAI_", "TWILIO_"))} | {
     "REDIS_URL",
     "DJANGO_ALLOW_ASYNC_UNSAFE",
 }
+
+
+def screenshot_dir(environ: Mapping[str, str], default: Path) -> Path:
+    """$SCREENSHOTS_DIR (a relative path is taken from the project root) when set, else `default`."""
+    value = environ.get(SCREENSHOTS_DIR, "").strip()
+    return ROOT / value if value else default
 
 
 def _missing() -> str:
@@ -54,8 +63,9 @@ _sqlite_dir: str | None = None
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Give SQLite a file test database the server process can open too."""
+    """Register the `screenshots` mark; give SQLite a file test database the server process can open too."""
     global _sqlite_dir
+    config.addinivalue_line("markers", "screenshots: takes screenshots for the README (make screenshots)")
     db = settings.DATABASES["default"]
     test = db.setdefault("TEST", {})
     if MISSING or db["ENGINE"] != "django.db.backends.sqlite3" or test.get("NAME") not in (None, "", ":memory:"):
@@ -179,3 +189,29 @@ def new_page(browser, server: Server, dialogs: list[str]) -> Iterator[Callable[.
 @pytest.fixture(autouse=True)
 def _fast_passwords() -> None:
     """Keep the real password hashers: the server process checks the passwords stored here."""
+
+
+@pytest.fixture
+def shot(tmp_path: Path) -> Callable[..., Path]:
+    """shot(page or locator, "name.png", **options): a screenshot into tmp_path/screenshots, or into
+    the folder $SCREENSHOTS_DIR names; checked to be a PNG with a size. Returns its path."""
+
+    def take(target: Any, name: str, **options: Any) -> Path:
+        folder = screenshot_dir(os.environ, tmp_path / "screenshots")
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / name
+        target.screenshot(path=str(path), animations="disabled", caret="hide", **options)
+        header = path.read_bytes()[:24]
+        assert header[:8] == PNG_SIGNATURE, f"{path} is not a PNG"
+        width, height = int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+        assert width > 0 and height > 0, f"{path} is empty"
+        return path
+
+    return take
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that take screenshots carry the `screenshots` mark: `make screenshots` runs those."""
+    for item in items:
+        if "shot" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.screenshots)

@@ -3,7 +3,7 @@ browser context while staff keep the ticket's page (or the ticket list) open in 
 
 import pytest
 
-from tests.browser.conftest import MISSING, SCREENSHOTS, Server
+from tests.browser.conftest import MISSING, Server
 from tests.browser.test_widget import log_in, log_in_to_admin
 from tests.factories import StaffFactory, UserFactory, make_ticket
 from tickets import services as ticket_services
@@ -39,7 +39,7 @@ def ticket_page(new_page, staff, ticket) -> Page:
     return admin
 
 
-def test_an_open_ticket_page_shows_a_customers_message_within_two_seconds(new_page, server: Server):
+def test_an_open_ticket_page_shows_a_customers_message_within_two_seconds(new_page, server: Server, shot):
     customer, staff = UserFactory(), StaffFactory()
     ticket = make_ticket(customer)
     ticket_services.assign(ticket.pk, staff=staff, actor=staff)  # In Progress: a message moves nothing
@@ -54,8 +54,7 @@ def test_an_open_ticket_page_shows_a_customers_message_within_two_seconds(new_pa
     )  # as text, not markup
     assert admin.evaluate("window.loaded") == "once"
     expect(admin.locator(".loophole-live-notice")).to_have_count(0)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    admin.locator(".loophole-transcript").screenshot(path=str(SCREENSHOTS / "admin-live-update.png"))
+    shot(transcript, "admin-live-update.png")
 
 
 def test_a_status_change_keeps_the_text_a_staff_member_is_typing(new_page, server: Server):

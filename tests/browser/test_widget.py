@@ -1,7 +1,7 @@
 """The live-chat widget in a real browser, against the app served by uvicorn.
 
 Each test logs in through the login form and uses the widget as a customer would; staff work in
-the admin in a second browser context. Screenshots for the README land in docs/screenshots/.
+the admin in a second browser context. They take the README's screenshots (`make screenshots`).
 """
 
 import json
@@ -10,7 +10,7 @@ import re
 import pytest
 
 from tests.assistant.helpers import add_articles
-from tests.browser.conftest import MISSING, SCREENSHOTS, Server
+from tests.browser.conftest import MISSING, Server
 from tests.conftest import wait_until
 from tests.factories import PASSWORD, ConversationFactory, StaffFactory, UserFactory
 from tickets import services as ticket_services
@@ -70,11 +70,6 @@ def assistant(page: Page) -> Locator:
     return page.locator("#lw-log .lw-msg-assistant")
 
 
-def shot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / name), animations="disabled", caret="hide")
-
-
 def mail_for(server: Server, reference: str, subject_part: str):
     def found():
         return next(
@@ -86,7 +81,7 @@ def mail_for(server: Server, reference: str, subject_part: str):
     return found()
 
 
-def test_a_customer_gets_answers_and_a_ticket_only_after_saying_yes(new_page, server: Server, dialogs):
+def test_a_customer_gets_answers_and_a_ticket_only_after_saying_yes(new_page, server: Server, dialogs, shot):
     add_articles()
     customer = UserFactory()
     page = new_page()
@@ -149,7 +144,7 @@ def test_a_customer_gets_answers_and_a_ticket_only_after_saying_yes(new_page, se
     assert dialogs == []
 
 
-def test_staff_replies_and_status_changes_reach_the_open_widget(new_page, server: Server):
+def test_staff_replies_and_status_changes_reach_the_open_widget(new_page, server: Server, shot):
     add_articles()
     customer = UserFactory()
     staff = StaffFactory()
@@ -265,7 +260,7 @@ def test_the_widget_works_with_the_keyboard_alone(new_page):
     expect(button).to_be_focused()
 
 
-def test_on_a_phone_the_panel_fills_the_screen(new_page):
+def test_on_a_phone_the_panel_fills_the_screen(new_page, shot):
     add_articles()
     customer = UserFactory()
     page = new_page(width=390, height=844)

@@ -106,7 +106,9 @@ def test_log_lines_stay_out_of_the_terminal_dialogue_unless_asked_for(tmp_path):
 def test_the_chat_quiets_info_and_warnings_for_its_own_run_only(monkeypatch, caplog):
     UserFactory(email="dana@example.com")
     caplog.set_level(logging.INFO)
-    out = run_chat(monkeypatch, "I want a refund\nyes\nmore details\nyes\n", "--email", "dana@example.com")
+    out = run_chat(
+        monkeypatch, "I want a refund for my annual plan\nyes\nmore details\nyes\n", "--email", "dana@example.com"
+    )
     assert "LH-" in out
     assert [r for r in caplog.records if r.levelno < logging.ERROR] == []
     logging.getLogger("tickets.services").info("after the chat")

@@ -4,7 +4,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from tickets.services import purge_closed_tickets, purge_cutoff
+from tickets.purge import purge_closed_tickets, purge_cutoff
 
 
 class Command(BaseCommand):

@@ -1,0 +1,96 @@
+"""Articles cut into answerable passages, a search hit with its passage, and what a passage says:
+that a person handles the matter, or that the customer can do it themselves."""
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Hit:
+    article_id: int
+    slug: str
+    title: str
+    score: float  # confidence 0..1: how much of the question the article covers, and how clearly it wins
+    passage: str  # the part of the article that answers best (with close runners-up), plain text
+    best_passage: str = ""  # the one passage that answers best, for a channel that must be brief (voice)
+
+    @property
+    def answering(self) -> str:
+        """The passage that answers (the whole quote for a hit made without one)."""
+        return self.best_passage or self.passage
+
+
+_MARKDOWN_NOISE = re.compile(r"(^#+\s*|\*\*|__|`|^\s*[-*+]\s+|^\s*\d+[.)]\s+|\[([^\]]*)\]\([^)]*\))", re.M)
+
+
+def plain_text(markdown: str) -> str:
+    return _MARKDOWN_NOISE.sub(lambda m: m.group(2) or "", markdown or "")
+
+
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
+
+
+def split_passages(body: str) -> list[tuple[str, str]]:
+    """Split an article into answerable passages, each (its section heading, its text): paragraphs, a
+    list kept with its lead-in. A heading is not a passage of its own: it labels those under it."""
+    passages: list[tuple[str, str]] = []
+    heading = ""
+    for block in (b for b in re.split(r"\n\s*\n", body or "") if b.strip()):
+        lines = block.strip().splitlines()
+        while lines and _HEADING.match(lines[0]):
+            heading = plain_text(_HEADING.sub("", lines.pop(0))).strip()
+        text = " ".join(line.strip() for line in plain_text("\n".join(lines)).splitlines() if line.strip())
+        if not text:
+            continue
+        is_list = bool(re.match(r"^\s*([-*+]|\d+[.)])\s+", "\n".join(lines)))
+        if passages and passages[-1][0] == heading and (is_list or passages[-1][1].endswith(":")):
+            passages[-1] = (heading, f"{passages[-1][1]} {text}")
+        else:
+            passages.append((heading, text))
+    return passages or [("", plain_text(body).strip())]
+
+
+# How a help centre says that a person, not the customer, deals with something.
+_STAFF_HANDLE = re.compile(
+    r"\b(contact|call|message|email|chat with|get in touch with|speak to|talk to|reach|tell|let) "
+    r"(us|our|the|a member of)\b"
+    r"|\bour (\w+ )?(team|support|specialists?|agents?|staff|advisers?|advisors?) "
+    r"(will|can|must|need|needs|has|have|should|is|are)\b"
+    r"|\bonly (our|the|a member of) \w*\s?(team|staff|support)\b"
+    r"|\bwe('ll| will| can| must) (investigate|look into|review|arrange|refund|replace|check|contact|get back|"
+    r"raise|correct|fix|reissue|credit|cancel|block|send you a new)\b"
+    r"|\b(raise|open|report) (a |it |this )?(case|claim|dispute|complaint|ticket)\b"
+)
+
+
+def says_staff_handle(passage: str) -> bool:
+    """Whether a passage says that the company's people handle the matter (so a report of it is offered)."""
+    return bool(_STAFF_HANDLE.search(passage[:5000].lower()))
+
+
+# How a help centre tells customers to do something themselves.
+_SELF_SERVICE = re.compile(
+    r"\b(go to|open|tap|click|select|choose|head to|visit|log in to|sign in to|you can|you'll need to|you need to|"
+    r"simply|follow the|use the|enter|turn on|turn off|switch)\b|\w >\s?\w"
+)
+
+
+def says_self_service(passage: str) -> bool:
+    """Whether a passage tells the customer how to do something themselves."""
+    return bool(_SELF_SERVICE.search(passage[:5000].lower()))
+
+
+def help_context(hits: list[Hit]) -> frozenset[str]:
+    """What the help centre's best answer says about a message, as features for the intent classifier:
+    whether it exists and how well it matches, whether it sends the matter to staff or lets the customer
+    do it themselves."""
+    if not hits:
+        return frozenset({"r:none"})
+    best = hits[0]
+    passage = best.answering
+    found = {f"r:conf{min(int(best.score * 5), 4)}"}
+    if says_staff_handle(passage):
+        found.add("r:staff")
+    if says_self_service(passage):
+        found.add("r:self")
+    return frozenset(found)
