@@ -84,26 +84,24 @@ def captured(client: "Client", path: str, show_sql: bool) -> tuple["HttpResponse
     return response, cq.captured_queries
 
 
-def run_baseline() -> dict[str, Any] | None:
-    script = BASELINE_DIR / "admin_list.py"
-    if not script.exists():
-        common.note(f"no baseline at {BASELINE_DIR} (set BASELINE_DIR): ratios skipped")
-        return None
+def run_result(command: list[str], cwd: Path, what: str) -> dict[str, Any] | None:
+    """Run another project's bench in its own directory and environment; its last `RESULT {json}` line."""
     env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "DATABASE_URL", "DEBUG"}}
-    out = subprocess.run(
-        ["bash", "-c", ". ./env.sh && exec .venv/bin/python admin_list.py"],
-        cwd=BASELINE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    out = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     results = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
     if out.returncode or not results:
         sys.stderr.write(out.stdout[-2000:] + out.stderr[-2000:])
-        common.note("the baseline's admin_list.py failed: ratios skipped (is it started and seeded?)")
+        common.note(f"{what} failed: its ratios skipped (is it set up and seeded?)")
         return None
     return json.loads(results[-1].removeprefix("RESULT "))
+
+
+def run_baseline() -> dict[str, Any] | None:
+    if not (BASELINE_DIR / "admin_list.py").exists():
+        common.note(f"no baseline at {BASELINE_DIR} (set BASELINE_DIR): ratios skipped")
+        return None
+    command = ["bash", "-c", ". ./env.sh && exec .venv/bin/python admin_list.py"]
+    return run_result(command, BASELINE_DIR, "the baseline's admin_list.py")
 
 
 def run_helpdesk(runs: int) -> dict[str, Any] | None:
@@ -111,21 +109,9 @@ def run_helpdesk(runs: int) -> dict[str, Any] | None:
     if not python.exists():
         common.note(f"no django-helpdesk at {HELPDESK_DIR} (set HELPDESK_DIR): its ratios skipped")
         return None
-    env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "DATABASE_URL", "DEBUG"}}
-    out = subprocess.run(
-        [str(python), str(Path(__file__).with_name("helpdesk_search.py")), str(HELPDESK_DIR), "--repeat", str(runs)],
-        cwd=HELPDESK_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    results = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
-    if out.returncode or not results:
-        sys.stderr.write(out.stdout[-2000:] + out.stderr[-2000:])
-        common.note("bench/helpdesk_search.py failed: its ratios skipped (is the peer set up and seeded?)")
-        return None
-    return json.loads(results[-1].removeprefix("RESULT "))
+    script = Path(__file__).with_name("helpdesk_search.py")
+    command = [str(python), str(script), str(HELPDESK_DIR), "--repeat", str(runs)]
+    return run_result(command, HELPDESK_DIR, "bench/helpdesk_search.py")
 
 
 def refresh_rollup() -> float:
