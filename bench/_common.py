@@ -12,13 +12,17 @@ Seeding is raw SQL (INSERT ... SELECT generate_series) in one transaction, the i
 the rows.
 """
 
+import contextlib
 import ipaddress
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,6 +36,13 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 SHARED_BASELINE = ROOT.parent / "shared" / "baseline"  # the kit, beside the project
+# Where the load benchmarks (chat, sms_webhook, soak) find their servers: each makes a database of its
+# own on BENCH_POSTGRES_URL's server and uses one Redis db on BENCH_REDIS_URL's. The defaults are the
+# baseline kit's throwaway services, set up in BASELINE_DIR (bench/README.md).
+BENCH_POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://bench@127.0.0.1:55432")
+BENCH_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:56379")
+BASELINE_DIR = Path(os.environ.get("BASELINE_DIR", "/tmp/baseline"))
+ORIGINAL_ENV = dict(os.environ)  # for the baseline's scripts: before a bench configures Django
 SEED_VERSION = 4  # bump when the seed changes: an older seed database is rebuilt
 TOTAL = 1_000_000
 DUE = 100_000  # ids with id % 10 = 1
@@ -104,7 +115,7 @@ def database_url(script: str) -> str:
         sys.exit(
             f"{script} measures PostgreSQL only, and DATABASE_URL is {shown}.\n"
             f"Set it to a database of its own, e.g.\n"
-            f"  DATABASE_URL=postgres://bench@127.0.0.1:55432/loophole_bench .venv/bin/python {script}"
+            f"  DATABASE_URL={with_database(BENCH_POSTGRES_URL, 'loophole_bench')} .venv/bin/python {script}"
         )
     return url
 
@@ -398,9 +409,7 @@ def ensure_seed(url: str) -> tuple[datetime, int]:
     if stale:
         # The bench wrote this database (bench_seed_info says so): start it again from nothing.
         note("seed is stale or incomplete: recreating the database")
-        with psycopg.connect(libpq(url, "postgres"), autocommit=True) as c:
-            c.execute(f'DROP DATABASE "{dbname_of(url)}" WITH (FORCE)')
-            c.execute(f'CREATE DATABASE "{dbname_of(url)}"')
+        recreate_database(url)
         _migrate(url)
     with psycopg.connect(libpq(url), autocommit=True) as c:
         t = time.perf_counter()
@@ -474,6 +483,15 @@ def clone_database(url: str, source: str, target: str) -> float:
     return time.perf_counter() - t
 
 
+def recreate_database(url: str) -> None:
+    """Drop (if it exists) and create the database `url` names, empty."""
+    import psycopg
+
+    with psycopg.connect(libpq(url, "postgres"), autocommit=True) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{dbname_of(url)}" WITH (FORCE)')
+        c.execute(f'CREATE DATABASE "{dbname_of(url)}"')
+
+
 def checkpoint(url: str) -> None:
     import psycopg
 
@@ -534,3 +552,104 @@ def stop(proc: subprocess.Popen | None) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def bench_database_url(name: str) -> str:
+    """The URL of database `name` on the load benchmarks' PostgreSQL server."""
+    return with_database(BENCH_POSTGRES_URL, name)
+
+
+def bench_redis_url(db: int) -> str:
+    """The URL of Redis db `db` on the load benchmarks' Redis server (a bench flushes only its own)."""
+    return with_database(BENCH_REDIS_URL, str(db))
+
+
+def server_env(public_url: str, database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
+    """The environment of a load bench's web and worker processes: production settings (DEBUG off)
+    behind the bench as their proxy, on the bench's database and Redis db, no OpenAI; `extra` on top."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "loophole.settings",
+        "DEBUG": "false", "SECRET_KEY": "bench", "ANYMAIL_WEBHOOK_SECRET": "bench:bench-only-not-a-secret",
+        "ALLOWED_HOSTS": "127.0.0.1", "PUBLIC_URL": public_url,
+        "DATABASE_URL": database_url, "REDIS_URL": redis_url, "OPENAI_API_KEY": "",
+        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}", "TRUSTED_PROXIES": BENCH_PROXY,
+        **extra,
+    }  # fmt: skip
+
+
+def flush_redis(url: str) -> None:
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+
+
+def queue_length(url: str) -> int:
+    """Tasks waiting in the Celery queues on Redis `url`."""
+    import redis
+
+    r = redis.Redis.from_url(url)
+    return sum(r.llen(key) for key in r.scan_iter("celery*") if r.type(key) == b"list")
+
+
+def wait_http(url: str, proc: subprocess.Popen, log: Path, *, tries: int = 150, any_status: bool = True) -> None:
+    """Wait until `url` answers (with any HTTP status, else a 2xx); exit with the log's tail if it does not."""
+    import urllib.error
+    import urllib.request
+
+    for _ in range(tries):
+        if proc.poll() is not None:
+            sys.exit(f"the server exited:\n{log.read_text()[-3000:]}")
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except urllib.error.HTTPError:
+            if any_status:
+                return
+            time.sleep(0.2)
+        except OSError:
+            time.sleep(0.2)
+    sys.exit(f"the server did not start:\n{log.read_text()[-3000:]}")
+
+
+def baseline_insert() -> float | None:
+    """The baseline's `insert` with Django's standard middleware (req/s), run in BASELINE_DIR."""
+    cmd = "set -e; . ./env.sh; RUNS=1 BARE_MIDDLEWARE=standard TAG=mw ./http_bench.sh uvicorn insert"
+    result = subprocess.run(["bash", "-c", cmd], cwd=BASELINE_DIR, env=ORIGINAL_ENV, capture_output=True, text=True)
+    for line in result.stdout.splitlines():
+        if line.startswith("#") or re.match(r"^\s+insert\s", line):
+            note(f"baseline: {line.strip().lstrip('# ')}")
+    m = re.search(r"^\s+insert\s+(\d+) req/s.*errors (\d+)", result.stdout, re.M)
+    if result.returncode or not m:
+        note(f"baseline insert failed ({result.returncode}): {(result.stdout + result.stderr)[-800:]}")
+        return None
+    return float(m.group(1))
+
+
+def log_errors(name: str, log: Path) -> None:
+    """Note a server or worker log's error lines and the kinds of exception in it."""
+    text = log.read_text(errors="replace")
+    lines = [line for line in text.splitlines() if "ERROR" in line or "Traceback" in line]
+    if lines:
+        note(f"{name} log: {len(lines)} error lines, first: {lines[0][:200]}")
+    kinds = sorted({m.group(0)[:160] for m in re.finditer(r"^[\w.]+(Error|Exception|Timeout)\b.*$", text, re.M)})
+    if kinds:
+        note(f"{name} log exceptions: {'; '.join(kinds[:5])}")
+
+
+def clean_up(procs: Iterable[subprocess.Popen | None], tmp: Path, url: str, *, keep: bool) -> None:
+    """A load bench's end: stop its processes, remove `tmp`, close this process's Django connections,
+    then drop its database unless `keep`."""
+    for proc in procs:
+        stop(proc)
+    shutil.rmtree(tmp, ignore_errors=True)
+    if "django.db" in sys.modules:
+        from django.db import connections
+
+        with contextlib.suppress(Exception):
+            connections.close_all()
+    if not keep:
+        try:
+            drop_database(url, dbname_of(url))
+        except Exception as exc:
+            note(f"could not drop {dbname_of(url)}: {exc}")

@@ -2,7 +2,7 @@
 beside the bare-Django baseline and django-helpdesk.
 
 usage (from the project root, PostgreSQL only):
-    DATABASE_URL=postgres://bench@127.0.0.1:55432/loophole_bench .venv/bin/python bench/admin_list.py \
+    DATABASE_URL=postgres://…/loophole_bench .venv/bin/python bench/admin_list.py \
         [--runs 15] [--no-baseline] [--no-helpdesk] [--sql]
 
 Uses the seed of bench/_common.py (made here if missing): 1M tickets, ~20M messages, 50,000
@@ -47,7 +47,6 @@ TARGET_MS = 300
 SEARCH_TARGET_MS = 100
 CHANGELIST = "/admin/tickets/ticket/"
 DASHBOARD = "/admin/dashboard/?period=90"
-BASELINE_DIR = Path(os.environ.get("BASELINE_DIR", "/tmp/baseline"))
 HELPDESK_DIR = Path(os.environ.get("HELPDESK_DIR", "/tmp/helpdesk-peer"))
 TITLE_WORD = "declined"
 PRODUCT = "Kelomadar"  # one of the seed's 360 product names
@@ -97,11 +96,11 @@ def run_result(command: list[str], cwd: Path, what: str) -> dict[str, Any] | Non
 
 
 def run_baseline() -> dict[str, Any] | None:
-    if not (BASELINE_DIR / "admin_list.py").exists():
-        common.note(f"no baseline at {BASELINE_DIR} (set BASELINE_DIR): ratios skipped")
+    if not (common.BASELINE_DIR / "admin_list.py").exists():
+        common.note(f"no baseline at {common.BASELINE_DIR} (set BASELINE_DIR): ratios skipped")
         return None
     command = ["bash", "-c", ". ./env.sh && exec .venv/bin/python admin_list.py"]
-    return run_result(command, BASELINE_DIR, "the baseline's admin_list.py")
+    return run_result(command, common.BASELINE_DIR, "the baseline's admin_list.py")
 
 
 def run_helpdesk(runs: int) -> dict[str, Any] | None:

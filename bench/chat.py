@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/chat.py [--pool threads|prefork] [--seconds 30] [--ring 20] [--idle 1000] [--keep]
 
-Recreates the database `loophole_chatbench` on the baseline's PostgreSQL (127.0.0.1:55432),
-migrates it, imports help_articles, flushes Redis db 5 (56379), creates customers (one password
+Recreates the database `loophole_chatbench` on BENCH_POSTGRES_URL's server (the baseline's PostgreSQL),
+migrates it, imports help_articles, flushes db 5 of BENCH_REDIS_URL's Redis, creates customers (one password
 hash made once and reused) with database sessions and a csrftoken, and starts
 `uvicorn loophole.asgi:application --workers 2 --loop uvloop --http httptools` (DEBUG off; as the
 baseline runs; --web-workers) and one process for (c), behind the bench as its proxy (each customer
@@ -30,7 +30,7 @@ on which the assistant's reply arrives as `event: message`.
     tickets.services.add_staff_reply in this process, each into a random one of them, timed until
     that stream receives the message.
 
-Needs `cd /tmp/baseline && ./services.sh start` (BASELINE_DIR). About 3 minutes. `--profile DIR`
+Needs the baseline kit's services (`./services.sh start` in BASELINE_DIR). About 3 minutes. `--profile DIR`
 records py-spy (if installed in the venv; --gil, non-blocking) on the web and worker processes during
 (a), the opening of its streams included.
 """
@@ -41,10 +41,8 @@ import contextlib
 import json
 import os
 import random
-import re
 import resource
 import secrets
-import shutil
 import string
 import subprocess
 import sys
@@ -55,14 +53,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from _common import BENCH_PROXY, ROOT, background, client_address, free_port, libpq, metric, note, percentile, stop
+import _common as common
+from _common import ROOT, background, client_address, free_port, metric, note, percentile, stop
 
-BASELINE_DIR = Path(os.environ.get("BASELINE_DIR", "/tmp/baseline"))
-DB_NAME = "loophole_chatbench"
-DB_URL = f"postgres://bench@127.0.0.1:55432/{DB_NAME}"
-REDIS_URL = "redis://127.0.0.1:56379/5"
+DB_URL = common.bench_database_url("loophole_chatbench")
+REDIS_URL = common.bench_redis_url(5)
 BIN = Path(sys.executable).parent
-ORIGINAL_ENV = dict(os.environ)  # for the baseline's scripts: before this process configures Django
 CLIENTS = 32
 RATE_LIMIT = 30  # channels_io.chat.views.RATE_LIMIT: messages per customer per minute
 REPLY_TIMEOUT = 20.0
@@ -143,34 +139,6 @@ class CpuMeter:
 
 
 # --- the database -----------------------------------------------------------------------------------
-
-
-def recreate_database() -> None:
-    import psycopg
-
-    with psycopg.connect(libpq(DB_URL, "postgres"), autocommit=True) as c:
-        c.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        c.execute(f'CREATE DATABASE "{DB_NAME}"')
-
-
-def drop_database() -> None:
-    import psycopg
-
-    with psycopg.connect(libpq(DB_URL, "postgres"), autocommit=True) as c:
-        c.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-
-
-def flush_redis() -> None:
-    import redis
-
-    redis.Redis.from_url(REDIS_URL).flushdb()
-
-
-def queue_length() -> int:
-    import redis
-
-    r = redis.Redis.from_url(REDIS_URL)
-    return sum(r.llen(key) for key in r.scan_iter("celery*") if r.type(key) == b"list")
 
 
 def redis_connections() -> int:
@@ -256,9 +224,15 @@ def make_idle_conversations(customers: list[Customer], per_customer: int) -> dic
         by_user[conv.customer_id].conversations.append(conv.pk)
     tickets = Ticket.objects.bulk_create(
         Ticket(
-            reference=new_reference(), title="Cannot log in", description="The customer cannot log in.",
-            status=Status.IN_PROGRESS, channel="chat", customer_id=conv.customer_id, conversation=conv,
-            created_at=now, last_activity_at=now,
+            reference=new_reference(),
+            title="Cannot log in",
+            description="The customer cannot log in.",
+            status=Status.IN_PROGRESS,
+            channel="chat",
+            customer_id=conv.customer_id,
+            conversation=conv,
+            created_at=now,
+            last_activity_at=now,
         )
         for conv in conversations
     )
@@ -430,7 +404,9 @@ async def chat_client(session, base: str, ring: list[Stream], measure_from: floa
         sent = json.loads(payload)
         sent_id = sent["id"]
         try:
-            arrived = await stream.wait_for(lambda mid, author, sent_id=sent_id: author == "assistant" and mid > sent_id, REPLY_TIMEOUT)
+            arrived = await stream.wait_for(
+                lambda mid, author, sent_id=sent_id: author == "assistant" and mid > sent_id, REPLY_TIMEOUT
+            )
         except TimeoutError:
             run.errors.add("no reply on SSE")
             continue
@@ -491,7 +467,9 @@ async def new_conversations(base: str, customers: list[Customer]) -> None:
                 headers = {"Cookie": c.cookie, "X-CSRFToken": c.csrf, "X-Forwarded-For": c.address}
                 async with session.post(f"{base}/chat/conversations/", headers=headers) as response:
                     if response.status != 201:
-                        sys.exit(f"POST /chat/conversations/ answered {response.status}: {(await response.text())[:300]}")
+                        sys.exit(
+                            f"POST /chat/conversations/ answered {response.status}: {(await response.text())[:300]}"
+                        )
                     c.conversations.append((await response.json())["id"])
 
         await asyncio.gather(*(one(c) for c in customers))
@@ -569,54 +547,11 @@ async def idle_widgets(base: str, server_pid: int, customers: list[Customer], ti
         await session.close()
 
 
-# --- the baseline -------------------------------------------------------------------------------------
-
-
-def baseline_insert() -> float | None:
-    cmd = "set -e; . ./env.sh; RUNS=1 BARE_MIDDLEWARE=standard TAG=mw ./http_bench.sh uvicorn insert"
-    result = subprocess.run(["bash", "-c", cmd], cwd=BASELINE_DIR, env=ORIGINAL_ENV, capture_output=True, text=True)
-    for line in result.stdout.splitlines():
-        if line.startswith("#") or re.match(r"^\s+insert\s", line):
-            note(f"baseline: {line.strip().lstrip('# ')}")
-    m = re.search(r"^\s+insert\s+(\d+) req/s.*errors (\d+)", result.stdout, re.M)
-    if result.returncode or not m:
-        note(f"baseline insert failed ({result.returncode}): {(result.stdout + result.stderr)[-800:]}")
-        return None
-    return float(m.group(1))
-
-
-def wait_http(base: str, proc: subprocess.Popen, log: Path) -> None:
-    import urllib.error
-    import urllib.request
-
-    for _ in range(150):
-        if proc.poll() is not None:
-            sys.exit(f"the server exited:\n{log.read_text()[-3000:]}")
-        try:
-            urllib.request.urlopen(base + "/healthz", timeout=1)
-            return
-        except urllib.error.HTTPError:
-            return
-        except OSError:
-            time.sleep(0.2)
-    sys.exit(f"the server did not start:\n{log.read_text()[-3000:]}")
-
-
 def wait_worker(timeout: float) -> float:
     started = time.perf_counter()
-    while time.perf_counter() - started < timeout and queue_length():
+    while time.perf_counter() - started < timeout and common.queue_length(REDIS_URL):
         time.sleep(0.2)
     return time.perf_counter() - started
-
-
-def log_errors(name: str, log: Path) -> None:
-    text = log.read_text(errors="replace")
-    lines = [line for line in text.splitlines() if "ERROR" in line or "Traceback" in line]
-    if lines:
-        note(f"{name} log: {len(lines)} error lines, first: {lines[0][:200]}")
-    kinds = sorted({m.group(0)[:160] for m in re.finditer(r"^[\w.]+(Error|Exception|Timeout)\b.*$", text, re.M)})
-    if kinds:
-        note(f"{name} log exceptions: {'; '.join(kinds[:5])}")
 
 
 def report_chat(prefix: str, run: Run, start: float, until: float) -> float:
@@ -650,8 +585,12 @@ def main() -> None:
     parser.add_argument("--publishes", type=int, default=200)
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: a,baseline,b,c")
     parser.add_argument("--profile", metavar="DIR", help="py-spy record the web and worker processes during (a)")
-    parser.add_argument("--app", type=Path, default=ROOT,
-                        help="run the server and worker from this copy of the project (to measure a candidate fix)")
+    parser.add_argument(
+        "--app",
+        type=Path,
+        default=ROOT,
+        help="run the server and worker from this copy of the project (to measure a candidate fix)",
+    )
     parser.add_argument("--keep", action="store_true", help="leave the database loophole_chatbench")
     parser.add_argument("--worker-nice", type=int, default=0,
                         help="run the Celery worker at this nice level (the web process keeps the CPU first)")  # fmt: skip
@@ -664,21 +603,15 @@ def main() -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     tmp = Path(tempfile.mkdtemp(prefix="chat-bench-"))
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "loophole.settings",
-        "DEBUG": "false", "SECRET_KEY": "bench", "ANYMAIL_WEBHOOK_SECRET": "bench:bench-only-not-a-secret",
-        "ALLOWED_HOSTS": "127.0.0.1", "PUBLIC_URL": base,
-        "DATABASE_URL": DB_URL, "REDIS_URL": REDIS_URL, "OPENAI_API_KEY": "", "SMS_BACKEND": "locmem",
-        "EMAIL_URL": "consolemail://", "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
-        "PYTHONPATH": str(args.app.resolve()), "TRUSTED_PROXIES": BENCH_PROXY,
-    }  # fmt: skip
+    env = common.server_env(
+        base, DB_URL, REDIS_URL, SMS_BACKEND="locmem", EMAIL_URL="consolemail://", PYTHONPATH=str(args.app.resolve())
+    )
     server = worker = None
     spies: list[subprocess.Popen] = []
     try:
         t = time.perf_counter()
-        recreate_database()
-        flush_redis()
+        common.recreate_database(DB_URL)
+        common.flush_redis(REDIS_URL)
         manage(env, "migrate", "--noinput", "--skip-checks", "-v0")
         manage(env, "import_help_articles", str(ROOT / "help_articles"))
         os.environ.update({k: env[k] for k in ("DJANGO_SETTINGS_MODULE", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS",
@@ -701,6 +634,7 @@ def main() -> None:
              + ("" if args.app.resolve() == ROOT else f"; app from {args.app}"))  # fmt: skip
 
         server_log, worker_log = tmp / "uvicorn.log", tmp / "celery.log"
+
         def start_server(workers: int) -> subprocess.Popen:
             return subprocess.Popen(
                 [str(BIN / "uvicorn"), "loophole.asgi:application", "--loop", "uvloop", "--http", "httptools",
@@ -710,19 +644,21 @@ def main() -> None:
             )  # fmt: skip
 
         server = start_server(args.web_workers)
-        pool = ["--pool=threads", "--concurrency=8"] if args.pool == "threads" else ["--pool=prefork", "--concurrency=2"]
+        pool = (
+            ["--pool=threads", "--concurrency=8"] if args.pool == "threads" else ["--pool=prefork", "--concurrency=2"]
+        )
         worker = subprocess.Popen(
             ["nice", "-n", str(args.worker_nice), str(BIN / "celery"), "-A", "loophole", "worker", *pool, "--loglevel=warning",
              "--without-gossip", "--without-mingle", "--without-heartbeat"],
             cwd=args.app, env=env, stdout=worker_log.open("w"), stderr=subprocess.STDOUT,
         )  # fmt: skip
-        wait_http(base, server, server_log)
+        common.wait_http(base + "/healthz", server, server_log)
         asyncio.run(new_conversations(base, sat + real))
         cpu = CpuMeter(server.pid, worker.pid)
 
         # (a) saturation
         if "a" not in skip:
-            rings = [[Stream(c, c.conversations[0]) for c in sat[k :: CLIENTS]] for k in range(CLIENTS)]
+            rings = [[Stream(c, c.conversations[0]) for c in sat[k::CLIENTS]] for k in range(CLIENTS)]
             if args.profile and (BIN / "py-spy").exists():
                 Path(args.profile).mkdir(parents=True, exist_ok=True)
                 for name, pid in (("web", server.pid), ("worker", worker.pid)):
@@ -744,14 +680,14 @@ def main() -> None:
                  f"{RATE_LIMIT * len(sat) / 60:.0f} msg/s over all")  # fmt: skip
             note(f"worker queue drained in {wait_worker(60):.1f} s")
             if "baseline" not in skip:
-                bare = baseline_insert()
+                bare = common.baseline_insert()
                 if bare:
                     metric("bare_insert_mw_rps", bare, "req/s")
                     metric("chat_saturation_ratio_to_bare_insert", rate / bare, "x")
 
         # (b) realistic pace
         if "b" not in skip:
-            rings = [[Stream(c, c.conversations[0]) for c in real[k :: CLIENTS]] for k in range(CLIENTS)]
+            rings = [[Stream(c, c.conversations[0]) for c in real[k::CLIENTS]] for k in range(CLIENTS)]
             before = cpu.snap()
             run, start, until = asyncio.run(chat_load(base, rings, args.seconds, 2.0, (0.8, 1.2), 2))
             cpu.report(before, args.seconds + 2.0, "(b)")
@@ -763,27 +699,14 @@ def main() -> None:
             if args.web_workers != 1:  # (c) measures one web process
                 stop(server)
                 server = start_server(1)
-                wait_http(base, server, server_log)
+                common.wait_http(base + "/healthz", server, server_log)
             asyncio.run(idle_widgets(base, server.pid, idle_customers, tickets, staff, args.publishes, 3))
         for name, log in (("uvicorn", server_log), ("celery", worker_log)):
-            log_errors(name, log)
+            common.log_errors(name, log)
     finally:
         for spy in spies:
             stop(spy)
-        stop(server)
-        stop(worker)
-        shutil.rmtree(tmp, ignore_errors=True)
-        try:
-            from django.db import connections
-
-            connections.close_all()
-        except Exception:
-            pass
-        if not args.keep:
-            try:
-                drop_database()
-            except Exception as exc:
-                note(f"could not drop {DB_NAME}: {exc}")
+        common.clean_up([server, worker], tmp, DB_URL, keep=args.keep)
 
 
 if __name__ == "__main__":

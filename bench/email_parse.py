@@ -36,7 +36,6 @@ import sys
 import tempfile
 import time
 import tracemalloc
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -50,6 +49,7 @@ from _common import (
     note,
     percentile,
     stop,
+    wait_http,
     with_database,
 )
 
@@ -106,18 +106,6 @@ def parse_figures(runs: int) -> None:
     metric("email_parse_worst_over_normal", hostile[slowest] / worst["normal"], "x")
     metric("email_parse_peak_growth_max", max(peaks.values()), "MB")
     note(f"worst case {slowest}, beside a normal mail's {worst['normal']:.1f} ms in the same run")
-
-
-def wait_http(url: str, proc: subprocess.Popen, log: Path) -> None:
-    for _ in range(200):
-        if proc.poll() is not None:
-            sys.exit(f"the server exited:\n{log.read_text()[-3000:]}")
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return
-        except OSError:
-            time.sleep(0.2)
-    sys.exit(f"the server did not start:\n{log.read_text()[-3000:]}")
 
 
 def probe(port: int, path: str, seconds: float, out: "multiprocessing.Queue[list[float]]") -> None:
@@ -240,7 +228,7 @@ def web_figures(mode: str, names: list[str], args: argparse.Namespace, tmp: Path
                  "--concurrency=1", "--loglevel=warning", "--without-gossip", "--without-mingle", "--without-heartbeat"],
                 cwd=ROOT, env=env, stdout=(tmp / "celery.log").open("w"), stderr=subprocess.STDOUT,
             ))  # fmt: skip
-        wait_http(base + "/healthz", started[-1 if mode == "eager" else -2], log)
+        wait_http(base + "/healthz", started[-1 if mode == "eager" else -2], log, tries=200, any_status=False)
         prober, queue = probed(port, "/healthz", 3)
         idle = queue.get()
         prober.join()
@@ -296,7 +284,7 @@ def bare_ceiling(tmp: Path) -> float | None:
         cwd=copy, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
-        wait_http(f"http://127.0.0.1:{port}/ping", proc, log)
+        wait_http(f"http://127.0.0.1:{port}/ping", proc, log, tries=200, any_status=False)
         prober, queue = probed(port, "/ping", 5)
         latencies = queue.get()
         prober.join()

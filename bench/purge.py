@@ -1,7 +1,7 @@
 """The retention purge at 1M tickets: our purge_closed_tickets() beside raw cascading DELETEs.
 
 usage (from the project root, PostgreSQL only):
-    DATABASE_URL=postgres://bench@127.0.0.1:55432/loophole_bench .venv/bin/python bench/purge.py [--keep]
+    DATABASE_URL=postgres://…/loophole_bench .venv/bin/python bench/purge.py [--keep]
 
 The database named by DATABASE_URL is migrated and seeded once (see bench/_common.py: 1M tickets,
 100k of them resolved 31+ days ago with 20 messages and 3 events each) and is never purged itself:

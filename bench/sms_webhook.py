@@ -4,7 +4,7 @@
 
 Starts (and stops) uvicorn loophole.asgi:application (--loop uvloop --http httptools, 2 workers as the baseline runs,
 DEBUG=false) and `nice -n 10 celery -A loophole worker --pool=threads --concurrency=4` (--worker-nice) on a fresh database
-`loophole_smsbench` (on the baseline's PostgreSQL, 127.0.0.1:55432) and Redis db 6 (56379). SMS
+`loophole_smsbench` (on BENCH_POSTGRES_URL's server, the baseline's PostgreSQL) and db 6 of BENCH_REDIS_URL. SMS
 replies go through SMS_BACKEND=file into a temporary directory. Requests are signed beforehand with
 twilio's RequestValidator, each with its own MessageSid, from customers with PhoneNumber rows and
 from unknown numbers, and sent with aiohttp, the bench acting as the server's proxy (each request
@@ -18,14 +18,11 @@ from one of TWILIO_ADDRESSES in X-Forwarded-For: _common.BENCH_PROXY):
 (c) once the worker has drained: inbound messages stored vs sent (no loss, no duplicates), and how
     many got a reply (an assistant message, delivered).
 
-Needs `cd /tmp/baseline && ./services.sh start` (BASELINE_DIR). About 2.5 minutes.
+Needs the baseline kit's services (`./services.sh start` in BASELINE_DIR). About 2.5 minutes.
 """
 
 import argparse
 import asyncio
-import os
-import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,12 +32,11 @@ import zlib
 from pathlib import Path
 from urllib.parse import urlencode
 
-from _common import BENCH_PROXY, ROOT, background, client_address, free_port, libpq, metric, note, percentile, stop
+import _common as common
+from _common import ROOT, background, client_address, free_port, libpq, metric, note, percentile
 
-BASELINE_DIR = Path(os.environ.get("BASELINE_DIR", "/tmp/baseline"))
-DB_NAME = "loophole_smsbench"
-DB_URL = f"postgres://bench@127.0.0.1:55432/{DB_NAME}"
-REDIS_URL = "redis://127.0.0.1:56379/6"
+DB_URL = common.bench_database_url("loophole_smsbench")
+REDIS_URL = common.bench_redis_url(6)
 TOKEN = "benchtoken"
 ACCOUNT = "ACbench" + "0" * 27
 OUR_NUMBER = "+15555550000"
@@ -62,29 +58,16 @@ QUESTIONS = [
 BIN = Path(sys.executable).parent
 
 
-def recreate_database() -> None:
-    import psycopg
-
-    with psycopg.connect(libpq(DB_URL, "postgres"), autocommit=True) as c:
-        c.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        c.execute(f'CREATE DATABASE "{DB_NAME}"')
-
-
-def flush_redis() -> None:
-    import redis
-
-    redis.Redis.from_url(REDIS_URL).flushdb()
-
-
-def queue_length() -> int:
-    import redis
-
-    r = redis.Redis.from_url(REDIS_URL)
-    return sum(r.llen(key) for key in r.scan_iter("celery*") if r.type(key) == b"list")
+def twilio_env(tmp: Path) -> dict[str, str]:
+    """Twilio as the requests are signed for; replies written by SMS_BACKEND=file under `tmp`/sms."""
+    return {
+        "TWILIO_ACCOUNT_SID": ACCOUNT, "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_PHONE_NUMBER": OUR_NUMBER,
+        "SMS_BACKEND": "file", "SMS_FILE_PATH": str(tmp / "sms"),
+    }  # fmt: skip
 
 
 def seed(env: dict[str, str], customers: int) -> list[str]:
-    """Migrate, then `customers` active users each with one PhoneNumber; returns their numbers."""
+    """Migrate env's DATABASE_URL, then `customers` active users each with one PhoneNumber; returns their numbers."""
     subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput", "--skip-checks", "-v0"],
         env=env, cwd=ROOT, check=True,
@@ -92,10 +75,11 @@ def seed(env: dict[str, str], customers: int) -> list[str]:
     import psycopg
 
     numbers = [f"+1555{2000000 + i:07d}" for i in range(customers)]
-    with psycopg.connect(libpq(DB_URL), autocommit=True) as c, c.transaction():
+    with psycopg.connect(libpq(env["DATABASE_URL"]), autocommit=True) as c, c.transaction():
         c.execute(
-            """INSERT INTO loophole_user (password, is_superuser, email, name, is_staff, is_active, date_joined)
-               SELECT '!bench', false, 'sms' || g || '@bench.example', 'SMS customer ' || g, false, true, now()
+            """INSERT INTO loophole_user (password, is_superuser, email, name, is_staff, is_active, date_joined,
+                                          notify_by_email)
+               SELECT '!bench', false, 'sms' || g || '@bench.example', 'SMS customer ' || g, false, true, now(), true
                FROM generate_series(1, %s) g""",
             [customers],
         )
@@ -108,7 +92,9 @@ def seed(env: dict[str, str], customers: int) -> list[str]:
     return numbers
 
 
-def presign(count: int, public_url: str, known: list[str], unknown: list[str], tag: str) -> list[tuple[str, bytes, str]]:
+def presign(
+    count: int, public_url: str, known: list[str], unknown: list[str], tag: str
+) -> list[tuple[str, bytes, str]]:
     """(MessageSid, form body, signature) for `count` inbound texts; about 1 in 6 from an unknown number."""
     from twilio.request_validator import RequestValidator
 
@@ -207,23 +193,6 @@ async def steady(base: str, items: list, rate: float, sent: Sent) -> tuple[list[
     return latencies, max(lags, default=0.0)
 
 
-def wait_http(base: str, proc: subprocess.Popen, log: Path) -> None:
-    import urllib.error
-    import urllib.request
-
-    for _ in range(150):
-        if proc.poll() is not None:
-            sys.exit(f"the server exited:\n{log.read_text()[-3000:]}")
-        try:
-            urllib.request.urlopen(base + PATH, timeout=1)
-            return
-        except urllib.error.HTTPError:
-            return  # 405 to a GET: it is up
-        except OSError:
-            time.sleep(0.2)
-    sys.exit(f"the server did not start:\n{log.read_text()[-3000:]}")
-
-
 def counts() -> dict[str, int]:
     import psycopg
 
@@ -247,9 +216,11 @@ def counts() -> dict[str, int]:
                AND state <> 'closed' GROUP BY sender HAVING count(*) > 1) s"""
         ).fetchone()[0]
         conversations = c.execute("SELECT count(*) FROM tickets_conversation WHERE channel = 'sms'").fetchone()[0]
+        unfiled = c.execute("SELECT count(*) FROM channels_io_inboundtext").fetchone()[0]
     return {
         "customer": row[0], "distinct_sids": row[1], "unanswered": row[2], "outbound": row[3],
         "undelivered": row[4], "replied": replied, "dup_conversations": dup_conv, "conversations": conversations,
+        "unfiled": unfiled,
     }  # fmt: skip
 
 
@@ -262,30 +233,18 @@ def stored_sids() -> set[str]:
 
 
 def drain(timeout: float) -> tuple[float, dict[str, int]]:
-    """Wait until the queue is empty and no customer text or reply is left unhandled; seconds waited."""
+    """Wait until the queue is empty and no text is left unfiled, unanswered or undelivered; seconds waited."""
     started = time.perf_counter()
     last = None
     while time.perf_counter() - started < timeout:
         c = counts()
-        if queue_length() == 0 and c["unanswered"] == 0 and c["undelivered"] == 0:
+        idle = common.queue_length(REDIS_URL) == 0
+        if idle and c["unfiled"] == 0 and c["unanswered"] == 0 and c["undelivered"] == 0:
             return time.perf_counter() - started, c
         if c != last:
             last = c
         time.sleep(1.0)
     return time.perf_counter() - started, counts()
-
-
-def baseline_insert() -> float | None:
-    cmd = "set -e; . ./env.sh; RUNS=1 BARE_MIDDLEWARE=standard TAG=mw ./http_bench.sh uvicorn insert"
-    result = subprocess.run(["bash", "-c", cmd], cwd=BASELINE_DIR, capture_output=True, text=True)
-    for line in result.stdout.splitlines():
-        if line.startswith("#") or re.match(r"^\s+insert\s", line):
-            note(f"baseline: {line.strip().lstrip('# ')}")
-    m = re.search(r"^\s+insert\s+(\d+) req/s.*errors (\d+)", result.stdout, re.M)
-    if result.returncode or not m:
-        note(f"baseline insert failed ({result.returncode}): {result.stderr[-800:]}")
-        return None
-    return float(m.group(1))
 
 
 def main() -> None:
@@ -304,20 +263,11 @@ def main() -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     tmp = Path(tempfile.mkdtemp(prefix="sms-bench-"))
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "loophole.settings",
-        "DEBUG": "false", "SECRET_KEY": "bench", "ANYMAIL_WEBHOOK_SECRET": "bench:bench-only-not-a-secret",
-        "ALLOWED_HOSTS": "127.0.0.1", "PUBLIC_URL": base,
-        "DATABASE_URL": DB_URL, "REDIS_URL": REDIS_URL,
-        "TWILIO_ACCOUNT_SID": ACCOUNT, "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_PHONE_NUMBER": OUR_NUMBER,
-        "SMS_BACKEND": "file", "SMS_FILE_PATH": str(tmp / "sms"), "OPENAI_API_KEY": "",
-        "PATH": f"{BIN}:{os.environ.get('PATH', '')}", "TRUSTED_PROXIES": BENCH_PROXY,
-    }  # fmt: skip
+    env = common.server_env(base, DB_URL, REDIS_URL, **twilio_env(tmp))
     server = worker = None
     try:
-        recreate_database()
-        flush_redis()
+        common.recreate_database(DB_URL)
+        common.flush_redis(REDIS_URL)
         known = seed(env, args.customers)
         unknown = [f"+1555{7000000 + i:07d}" for i in range(args.unknown)]
         note(f"{args.customers} customers with a phone number, {args.unknown} unknown numbers; server on {base}")
@@ -337,7 +287,7 @@ def main() -> None:
              "--loglevel=warning", "--without-gossip", "--without-mingle", "--without-heartbeat"],
             cwd=ROOT, env=env, stdout=worker_log.open("w"), stderr=subprocess.STDOUT,
         )  # fmt: skip
-        wait_http(base, server, server_log)
+        common.wait_http(base + PATH, server, server_log)  # 405 to a GET: it is up
         sent = Sent()
 
         # (a) saturation
@@ -353,7 +303,7 @@ def main() -> None:
             note(f"errors by kind: {sent.errors}")
         waited, c = drain(300)
         metric("sms_worker_drain_after_saturation", waited, "s")
-        bare = baseline_insert()
+        bare = common.baseline_insert()
         if bare:
             metric("bare_insert_mw_rps", bare, "req/s")
             metric("sms_saturation_ratio_to_bare_insert", rate / bare, "x")
@@ -389,26 +339,9 @@ def main() -> None:
         note(f"sms conversations {c['conversations']}, numbers with more than one open conversation "
              f"{c['dup_conversations']}, outbound messages {c['outbound']}")  # fmt: skip
         for name, log in (("uvicorn", server_log), ("celery", worker_log)):
-            errors = [line for line in log.read_text(errors="replace").splitlines() if "ERROR" in line or
-                      "Traceback" in line]  # fmt: skip
-            if errors:
-                note(f"{name} log: {len(errors)} error lines, first: {errors[0][:200]}")
-            kinds = sorted({m.group(0)[:160] for m in re.finditer(r"^[\w.]+(Error|Exception|Timeout)\b.*$",
-                                                                    log.read_text(errors="replace"), re.M)})
-            if kinds:
-                note(f"{name} log exceptions: {'; '.join(kinds[:5])}")
+            common.log_errors(name, log)
     finally:
-        stop(server)
-        stop(worker)
-        shutil.rmtree(tmp, ignore_errors=True)
-        if not args.keep:
-            try:
-                import psycopg
-
-                with psycopg.connect(libpq(DB_URL, "postgres"), autocommit=True) as c:
-                    c.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-            except Exception as exc:
-                note(f"could not drop {DB_NAME}: {exc}")
+        common.clean_up([server, worker], tmp, DB_URL, keep=args.keep)
 
 
 if __name__ == "__main__":

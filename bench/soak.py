@@ -5,9 +5,9 @@
 As `docker-compose up --scale web=2 --scale worker=2` would run them: two separate
 `uvicorn loophole.asgi:application --workers 1` processes on two ports (the same PUBLIC_URL, as two
 replicas behind one proxy) and two separate `celery -A loophole worker --pool=threads
---concurrency=4` processes, on one fresh database `loophole_soak` (the baseline's PostgreSQL,
-127.0.0.1:55432; migrated, help_articles imported, 300 customers with a PhoneNumber) and Redis db 8
-(56379; only that db is flushed). SMS replies go through SMS_BACKEND=file into a temporary directory.
+--concurrency=4` processes, on one fresh database `loophole_soak` (on BENCH_POSTGRES_URL's server, the baseline's PostgreSQL;
+migrated, help_articles imported, 300 customers with a PhoneNumber) and db 8 of BENCH_REDIS_URL
+(only that db is flushed). SMS replies go through SMS_BACKEND=file into a temporary directory.
 The bench is the web processes' proxy: each customer and Twilio request comes from an address of its
 own in X-Forwarded-For (_common.BENCH_PROXY).
 No beat runs: nothing dropped is re-queued by the sweeper, so a loss shows.
@@ -34,7 +34,7 @@ Then the processes stop and the baseline's `insert` (BARE_MIDDLEWARE=standard, a
 runs it) is measured, and chat + SMS acknowledgements per second over it. Exits 1 when errors, lost
 or doubled are not 0, or any process's RSS grew by 10 % or more.
 
-Needs `cd /tmp/baseline && ./services.sh start` (BASELINE_DIR). Takes --minutes + about 3 minutes.
+Needs the baseline kit's services (`./services.sh start` in BASELINE_DIR). Takes --minutes + about 3 minutes.
 """
 
 import argparse
@@ -45,7 +45,6 @@ import math
 import os
 import random
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
@@ -55,17 +54,13 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import _common as common
 import chat
 import sms_webhook
-from _common import BENCH_PROXY, ROOT, libpq, metric, note
+from _common import ROOT, background, free_port, libpq, metric, note, percentile, stop
 
-DB_NAME = "loophole_soak"
-DB_URL = f"postgres://bench@127.0.0.1:55432/{DB_NAME}"
-REDIS_URL = "redis://127.0.0.1:56379/8"
-# chat.py's and sms_webhook.py's helpers (recreate_database, flush_redis, queue_length, seed, ...)
-# read the database and Redis from their module constants: point them at the soak's.
-for _module in (chat, sms_webhook):
-    _module.DB_NAME, _module.DB_URL, _module.REDIS_URL = DB_NAME, DB_URL, REDIS_URL
+DB_URL = common.bench_database_url("loophole_soak")
+REDIS_URL = common.bench_redis_url(8)
 
 BIN = Path(sys.executable).parent
 THINK = (1.0, 2.0)  # seconds between a reply and the client's next message
@@ -250,7 +245,7 @@ def drain(timeout: float, stuck: float = 60.0) -> float:
     started = last_change = time.perf_counter()
     last = None
     while time.perf_counter() - started < timeout and time.perf_counter() - last_change < stuck:
-        state = (chat.queue_length(), *unhandled().values())
+        state = (common.queue_length(REDIS_URL), *unhandled().values())
         if not any(state):
             break
         if state != last:
@@ -330,9 +325,9 @@ async def soak(args, bases: list[str], customers: list[chat.Customer], sms_items
                 rss = ", ".join(f"{name} {sampler.last(name) / 1024:.0f}" for name in sampler.procs)
                 note(f"progress {now - started:.0f} s{' (warm-up)' if now < measured_from else ''}: "
                      f"chat {(len(msgs) - last['chat']) / dt:.1f} msg/s, round trip p50 "
-                     f"{chat.percentile(recent, 50) * 1000:.0f} p99 {chat.percentile(recent, 99) * 1000:.0f} ms; "
+                     f"{percentile(recent, 50) * 1000:.0f} p99 {percentile(recent, 99) * 1000:.0f} ms; "
                      f"sms {(sms_now - last['sms']) / dt:.1f}/s; errors chat {load.errors.total()} "
-                     f"sms {sum(sent.errors.values())}; queue {await asyncio.to_thread(chat.queue_length)}; "
+                     f"sms {sum(sent.errors.values())}; queue {await asyncio.to_thread(common.queue_length, REDIS_URL)}; "
                      f"RSS MB {rss}; CPU % {sampler.cpu_since_last()}")  # fmt: skip
                 last = {"t": now, "chat": len(msgs), "sms": sms_now}
 
@@ -403,8 +398,8 @@ def check(out: Outcome, sms_dir: Path) -> dict[str, dict[str, int]]:
     metric("chat_stored", len(chat_stored))
     metric("chat_answered", len(answered))
     metric("chat_replies_on_sse", len(round_trips))
-    metric("chat_round_trip_p50", chat.percentile(measured, 50) * 1000, "ms")
-    metric("chat_round_trip_p99", chat.percentile(measured, 99) * 1000, "ms")
+    metric("chat_round_trip_p50", percentile(measured, 50) * 1000, "ms")
+    metric("chat_round_trip_p99", percentile(measured, 99) * 1000, "ms")
     metric("chat_round_trip_max", max(measured, default=float("nan")) * 1000, "ms")
     add(lost, "chat acknowledged, not stored", len(acked - stored.keys()))
     add(lost, "chat stored, not answered", len(chat_stored - answered))
@@ -445,8 +440,8 @@ def check(out: Outcome, sms_dir: Path) -> dict[str, dict[str, int]]:
     metric("sms_stored", len(sms_stored))
     metric("sms_answered", len(sms_answered))
     metric("sms_replies_sent", files)
-    metric("sms_ack_p50", chat.percentile(out.sms_latencies, 50) * 1000, "ms")
-    metric("sms_ack_p99", chat.percentile(out.sms_latencies, 99) * 1000, "ms")
+    metric("sms_ack_p50", percentile(out.sms_latencies, 50) * 1000, "ms")
+    metric("sms_ack_p99", percentile(out.sms_latencies, 99) * 1000, "ms")
     metric("sms_ack_max", max(out.sms_latencies, default=float("nan")) * 1000, "ms")
     note(f"SMS latency from each request's scheduled time; the client's worst scheduling lag "
          f"{out.sms_lag * 1000:.0f} ms")  # fmt: skip
@@ -464,11 +459,11 @@ def check(out: Outcome, sms_dir: Path) -> dict[str, dict[str, int]]:
     return {"errors": errors, "lost": lost, "doubled": doubled}
 
 
-def log_errors(tmp: Path, names: list[str]) -> dict[str, int]:
+def count_log_errors(tmp: Path, names: list[str]) -> dict[str, int]:
     out = {}
     for name in names:
         log = tmp / f"{name}.log"
-        chat.log_errors(name, log)
+        common.log_errors(name, log)
         text = log.read_text(errors="replace")
         n = sum(1 for line in text.splitlines() if "ERROR" in line or "Traceback" in line)
         if n:
@@ -491,27 +486,17 @@ def main() -> None:
 
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    metric("background_busy", chat.background(), "%")
-    ports = [chat.free_port(), chat.free_port()]
+    metric("background_busy", background(), "%")
+    ports = [free_port(), free_port()]
     bases = [f"http://127.0.0.1:{port}" for port in ports]
     tmp = Path(tempfile.mkdtemp(prefix="soak-bench-"))
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "loophole.settings",
-        "DEBUG": "false", "SECRET_KEY": "bench", "ANYMAIL_WEBHOOK_SECRET": "bench:bench-only-not-a-secret",
-        "ALLOWED_HOSTS": "127.0.0.1", "PUBLIC_URL": bases[0],
-        "DATABASE_URL": DB_URL, "REDIS_URL": REDIS_URL, "OPENAI_API_KEY": "",
-        "TWILIO_ACCOUNT_SID": sms_webhook.ACCOUNT, "TWILIO_AUTH_TOKEN": sms_webhook.TOKEN,
-        "TWILIO_PHONE_NUMBER": sms_webhook.OUR_NUMBER, "SMS_BACKEND": "file", "SMS_FILE_PATH": str(tmp / "sms"),
-        "EMAIL_URL": "consolemail://", "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
-        "TRUSTED_PROXIES": BENCH_PROXY,
-    }  # fmt: skip
+    env = common.server_env(bases[0], DB_URL, REDIS_URL, **sms_webhook.twilio_env(tmp), EMAIL_URL="consolemail://")
     procs: dict[str, subprocess.Popen] = {}
     verdict = 1
     try:
         t = time.perf_counter()
-        chat.recreate_database()
-        chat.flush_redis()
+        common.recreate_database(DB_URL)
+        common.flush_redis(REDIS_URL)
         known = sms_webhook.seed(env, SMS_CUSTOMERS)  # migrates, then customers with a PhoneNumber
         chat.manage(env, "import_help_articles", str(ROOT / "help_articles"))
         os.environ.update({k: env[k] for k in ("DJANGO_SETTINGS_MODULE", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS",
@@ -529,7 +514,7 @@ def main() -> None:
 
         procs = start_processes(env, ports, tmp, args.concurrency)
         for name, base in zip(("web-a", "web-b"), bases, strict=True):
-            chat.wait_http(base, procs[name], tmp / f"{name}.log")
+            common.wait_http(base + "/healthz", procs[name], tmp / f"{name}.log")
         asyncio.run(chat.new_conversations(bases[0], customers))
         note(f"setup {time.perf_counter() - t:.0f} s: web-a {bases[0]} (pid {procs['web-a'].pid}), web-b {bases[1]} "
              f"(pid {procs['web-b'].pid}), workers pid {procs['worker-1'].pid} and {procs['worker-2'].pid} "
@@ -544,7 +529,7 @@ def main() -> None:
         metric("load_seconds", out.load_seconds, "s")
         metric("worker_drain_seconds", out.drained_in, "s")
         found = check(out, tmp / "sms")
-        found["errors"].update(log_errors(tmp, list(procs)))
+        found["errors"].update(count_log_errors(tmp, list(procs)))
         found["errors"].update(exited)
 
         # memory
@@ -578,29 +563,16 @@ def main() -> None:
         verdict = 0 if ok else 1
 
         for proc in procs.values():
-            chat.stop(proc)
+            stop(proc)
         if not args.skip_baseline:
-            bare = chat.baseline_insert()
+            bare = common.baseline_insert()
             if bare:
                 metric("bare_insert_mw_rps", bare, "req/s")
                 metric("soak_ratio_to_bare_insert", rate / bare, "x")
                 note("the ratio is of the offered load (paced clients), not of a capacity")
         metric("soak_passed", "yes" if ok else "no")
     finally:
-        for proc in procs.values():
-            chat.stop(proc)
-        shutil.rmtree(tmp, ignore_errors=True)
-        try:
-            from django.db import connections
-
-            connections.close_all()
-        except Exception:
-            pass
-        if not args.keep:
-            try:
-                chat.drop_database()
-            except Exception as exc:
-                note(f"could not drop {DB_NAME}: {exc}")
+        common.clean_up(list(procs.values()), tmp, DB_URL, keep=args.keep)
     sys.exit(verdict)
 
 
