@@ -57,7 +57,9 @@ def test_an_open_ticket_page_shows_a_customers_message_within_two_seconds(new_pa
     shot(transcript, "admin-live-update.png")
 
 
-def test_a_status_change_keeps_the_text_a_staff_member_is_typing(new_page, server: Server):
+def waiting_ticket_open_on_both_sides(new_page):
+    """A ticket waiting on its customer, who is logged in on one page, open on its assignee's ticket page
+    on another: (customer's page, ticket page, ticket)."""
     customer, staff = UserFactory(), StaffFactory()
     ticket = make_ticket(customer)
     ticket_services.assign(ticket.pk, staff=staff, actor=staff)
@@ -65,6 +67,11 @@ def test_a_status_change_keeps_the_text_a_staff_member_is_typing(new_page, serve
     page = new_page()
     log_in(page, customer.email)
     admin = ticket_page(new_page, staff, ticket)
+    return page, admin, ticket
+
+
+def test_a_status_change_keeps_the_text_a_staff_member_is_typing(new_page, server: Server):
+    page, admin, ticket = waiting_ticket_open_on_both_sides(new_page)
     admin.locator("textarea[name=reply]").fill("Half-written answer about the refund")
 
     customer_writes(page, ticket.conversation_id, "Here is the invoice number: INV-1000")  # moves it to In Progress
@@ -77,13 +84,7 @@ def test_a_status_change_keeps_the_text_a_staff_member_is_typing(new_page, serve
 
 
 def test_without_typed_text_a_status_change_reloads_the_ticket_page(new_page, server: Server):
-    customer, staff = UserFactory(), StaffFactory()
-    ticket = make_ticket(customer)
-    ticket_services.assign(ticket.pk, staff=staff, actor=staff)
-    ticket_services.change_status(ticket.pk, Status.WAITING_ON_CUSTOMER, actor=staff)
-    page = new_page()
-    log_in(page, customer.email)
-    admin = ticket_page(new_page, staff, ticket)
+    page, admin, ticket = waiting_ticket_open_on_both_sides(new_page)
 
     customer_writes(page, ticket.conversation_id, "Any news?")
     expect(admin.locator("select[name=status]")).to_have_value(Status.IN_PROGRESS, timeout=3000)

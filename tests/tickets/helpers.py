@@ -1,10 +1,16 @@
 """Conversations made by talking to the assistant as a channel does: one for each thing it can do."""
 
+from django.urls import reverse
+
 from assistant.engines.base import Outcome
 from tests.assistant.helpers import add_articles, chat, say
 from tests.factories import UserFactory
 from tickets import services
-from tickets.models import Conversation
+from tickets.models import Conversation, Ticket
+
+
+def ticket_change_url(ticket: Ticket) -> str:
+    return reverse("admin:tickets_ticket_change", args=[ticket.pk])
 
 
 def conversations_of_each_outcome() -> dict[str, Conversation]:

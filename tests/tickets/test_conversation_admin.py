@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from tests.factories import ConversationFactory, StaffFactory, UserFactory, make_ticket
+from tests.factories import ConversationFactory, UserFactory, make_ticket
 from tests.tickets.helpers import conversations_of_each_outcome
 from tickets import services
 from tickets.models import Conversation, Message, Ticket
@@ -25,13 +25,6 @@ def listed(response) -> list[int]:
     assert response.status_code == 200
     found = re.findall(r'href="/admin/tickets/conversation/(\d+)/change/', response.content.decode())
     return [int(pk) for pk in dict.fromkeys(found)]
-
-
-@pytest.fixture
-def staff(client):
-    user = StaffFactory()
-    client.force_login(user)
-    return user
 
 
 @pytest.fixture

@@ -27,13 +27,6 @@ def now(time_machine):
     return NOON
 
 
-@pytest.fixture
-def staff(client):
-    user = StaffFactory()
-    client.force_login(user)
-    return user
-
-
 def started_ago(conversation: Conversation, days: int) -> None:
     Conversation.objects.filter(pk=conversation.pk).update(created_at=NOON - timedelta(days=days))
     Ticket.objects.filter(conversation=conversation).update(created_at=NOON - timedelta(days=days))

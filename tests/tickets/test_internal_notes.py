@@ -7,7 +7,6 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.core import mail
 from django.test import Client
-from django.urls import reverse
 from django.utils import timezone
 
 from assistant import tools
@@ -16,6 +15,7 @@ from loophole.models import PhoneNumber
 from tests.channels_io.sms import twilio_helpers
 from tests.channels_io.sms.twilio_helpers import CUSTOMER_NUMBER, payload, post
 from tests.factories import StaffFactory, UserFactory, make_ticket
+from tests.tickets.helpers import ticket_change_url
 from tickets import selectors, services, signals
 from tickets.models import Conversation, Message, Status, Ticket, TicketNote
 
@@ -25,10 +25,6 @@ twilio = twilio_helpers.twilio  # Twilio configured, texts to the locmem outbox
 
 NOTE = "Customer sounds angry; finance says refund NOTE-7731 only after Friday."
 REPLY = "We have refunded the second charge."
-
-
-def change_url(ticket: Ticket) -> str:
-    return reverse("admin:tickets_ticket_change", args=[ticket.pk])
 
 
 def form_data(ticket: Ticket, **overrides: str) -> dict:
@@ -70,13 +66,13 @@ def fired():
 
 def test_a_note_is_stored_for_staff_and_shown_on_the_ticket_page_marked_as_such(client, staff):
     ticket = make_ticket(messages=2)
-    response = client.post(change_url(ticket), form_data(ticket, internal_note=f"  {NOTE} <b>x</b>  "))
+    response = client.post(ticket_change_url(ticket), form_data(ticket, internal_note=f"  {NOTE} <b>x</b>  "))
     assert response.status_code == 302
 
     note = TicketNote.objects.get(ticket=ticket)
     assert (note.author, note.text) == (staff, f"{NOTE} <b>x</b>")
     assert not Message.objects.filter(text__contains="NOTE-7731").exists()
-    html = client.get(change_url(ticket)).content.decode()
+    html = client.get(ticket_change_url(ticket)).content.decode()
     item = re.search(r'<li class="loophole-note">.*?</li>', html, re.S).group(0)
     assert "Internal note" in item and "Sam Agent" in item and "NOTE-7731" in item
     assert "<b>x</b>" not in html  # escaped
@@ -90,7 +86,7 @@ def test_a_note_alone_sends_nothing_moves_nothing_and_pushes_nothing(
     ticket = make_ticket()
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        assert client.post(change_url(ticket), form_data(ticket, internal_note=NOTE)).status_code == 302
+        assert client.post(ticket_change_url(ticket), form_data(ticket, internal_note=NOTE)).status_code == 302
     ticket.refresh_from_db()
     assert ticket.status == Status.SUBMITTED
     assert fired == []
@@ -111,7 +107,7 @@ def test_a_note_never_reaches_the_customer_on_their_channel(
     backends.outbox.clear()
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(change_url(ticket), form_data(ticket, reply=REPLY, internal_note=NOTE))
+        response = client.post(ticket_change_url(ticket), form_data(ticket, reply=REPLY, internal_note=NOTE))
     assert response.status_code == 302
 
     # What the customer could read: mail, texts, the widget's JSON, every status answer's latest reply.
@@ -171,15 +167,15 @@ def test_a_support_staff_member_without_the_note_permission_gets_403_and_nothing
     client.force_login(member)
     ticket = make_ticket()
 
-    assert '<textarea name="internal_note"' not in client.get(change_url(ticket)).content.decode()
-    response = client.post(change_url(ticket), form_data(ticket, reply=REPLY, internal_note=NOTE))
+    assert '<textarea name="internal_note"' not in client.get(ticket_change_url(ticket)).content.decode()
+    response = client.post(ticket_change_url(ticket), form_data(ticket, reply=REPLY, internal_note=NOTE))
 
     assert response.status_code == 403
     assert not TicketNote.objects.exists()
     assert not Message.objects.filter(author="staff").exists()
     assert Ticket.objects.get(pk=ticket.pk).status == Status.SUBMITTED
     # Without a note the same member still replies.
-    assert client.post(change_url(ticket), form_data(ticket, reply=REPLY)).status_code == 302
+    assert client.post(ticket_change_url(ticket), form_data(ticket, reply=REPLY)).status_code == 302
 
 
 def test_the_support_staff_group_may_add_notes():
@@ -194,7 +190,7 @@ def test_the_support_staff_group_may_add_notes():
 )
 def test_empty_notes_are_ignored_and_an_over_long_one_is_a_form_error(client, staff, note, error):
     ticket = make_ticket()
-    response = client.post(change_url(ticket), form_data(ticket, internal_note=note))
+    response = client.post(ticket_change_url(ticket), form_data(ticket, internal_note=note))
     if error is None:
         assert response.status_code == 302
     else:

@@ -10,16 +10,13 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from tests.factories import StaffFactory, UserFactory, make_ticket
+from tests.tickets.helpers import ticket_change_url
 from tickets.models import SavedReply
 from tickets.saved_replies import check_body, fill
 
 pytestmark = pytest.mark.django_db
 
 ADD = reverse("admin:tickets_savedreply_add")
-
-
-def change_url(ticket) -> str:
-    return reverse("admin:tickets_ticket_change", args=[ticket.pk])
 
 
 def picker_texts(response) -> dict[str, str]:
@@ -103,7 +100,7 @@ def test_a_staff_member_without_permission_gets_no_saved_replies(client):
     stranger.user_permissions.add(Permission.objects.get(codename="change_ticket"))
     client.force_login(stranger)
     assert client.get(reverse("admin:tickets_savedreply_changelist")).status_code == 403
-    page = client.get(change_url(ticket))
+    page = client.get(ticket_change_url(ticket))
     assert page.status_code == 200
     assert "loophole-saved-replies" not in page.text
 
@@ -117,7 +114,7 @@ def test_the_ticket_page_offers_active_replies_filled_in_for_this_ticket_and_esc
     SavedReply.objects.create(title="Retired", body="Old text.", is_active=False)
     client.force_login(StaffFactory())
 
-    page = client.get(change_url(ticket))
+    page = client.get(ticket_change_url(ticket))
 
     assert page.status_code == 200
     assert "<b>Refund</b>" not in page.text and "&lt;b&gt;Refund&lt;/b&gt;" in page.text
@@ -133,5 +130,5 @@ def test_each_ticket_page_has_its_own_filled_texts(client):
     a, b = make_ticket(UserFactory(name="Ana")), make_ticket(UserFactory(name="Bo"))
     reply = SavedReply.objects.create(title="Hello", body="Hello {customer_name} ({ticket_id})")
     client.force_login(StaffFactory())
-    assert picker_texts(client.get(change_url(a)))[str(reply.pk)] == f"Hello Ana ({a.reference})"
-    assert picker_texts(client.get(change_url(b)))[str(reply.pk)] == f"Hello Bo ({b.reference})"
+    assert picker_texts(client.get(ticket_change_url(a)))[str(reply.pk)] == f"Hello Ana ({a.reference})"
+    assert picker_texts(client.get(ticket_change_url(b)))[str(reply.pk)] == f"Hello Bo ({b.reference})"
