@@ -7,7 +7,6 @@ permission are checked again at every heartbeat, and at once when the account ch
 """
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -20,11 +19,10 @@ from django.core.exceptions import PermissionDenied
 from django.db import connections
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
-from django.utils import timezone
 
 from channels_io import push
 from channels_io.chat import leases
-from channels_io.chat.stream import in_thread
+from channels_io.chat.stream import GONE, HEARTBEAT, event, in_thread, opening
 from loophole.http import account
 from loophole.models import User
 from tickets.models import Message, Ticket
@@ -127,21 +125,21 @@ async def ticket_stream(ticket_id: int, conversation_id: int, after: int, watche
     first and whenever they change, `gone` once the ticket is deleted."""
     read = in_thread(ticket_view)
     shown: dict[str, Any] | None = None
-    yield f"retry: 3000\n: open {timezone.now().isoformat()}\n\n"
+    yield opening()
     async for items in _events(conversation_id, watcher):
         if items == []:
-            yield ": heartbeat\n\n"
+            yield HEARTBEAT
             continue
         data = await read(ticket_id, after)
         if data is None:
-            yield "event: gone\ndata: {}\n\n"
+            yield GONE
             return
         for message in data["messages"]:
             after = message["id"]
-            yield f"id: {after}\nevent: message\ndata: {json.dumps(message)}\n\n"
+            yield event("message", message, after)
         if data["ticket"] != shown:
             shown = data["ticket"]
-            yield f"event: ticket\ndata: {json.dumps(shown)}\n\n"
+            yield event("ticket", shown)
     logger.info("desk: a stream of staff member %s on ticket %s ended", watcher.user_id, ticket_id)
     yield CLOSED
 
@@ -150,13 +148,13 @@ async def list_stream(watcher: Watcher) -> AsyncIterator[str]:
     """`changed` with the ids of the tickets that changed since the last event."""
     async for items in _events(push.DESK, watcher):
         if items is None:  # subscribed: from here on no change is missed
-            yield f"retry: 3000\n: open {timezone.now().isoformat()}\n\n"
+            yield opening()
             continue
         changed = push.changed_tickets(items or [])
         if changed:
-            yield f"event: changed\ndata: {json.dumps({'tickets': changed})}\n\n"
+            yield event("changed", {"tickets": changed})
         elif items == []:
-            yield ": heartbeat\n\n"
+            yield HEARTBEAT
     logger.info("desk: a ticket list stream of staff member %s ended", watcher.user_id)
     yield CLOSED
 

@@ -32,6 +32,21 @@ LOGGED_OUT, EVICTED = "logged out", "evicted"
 ENDINGS = {LOGGED_OUT: ": logged out\n\n", EVICTED: "retry: 30000\n: closed by a newer stream\n\n"}
 
 
+HEARTBEAT = ": heartbeat\n\n"
+GONE = "event: gone\ndata: {}\n\n"
+
+
+def opening() -> str:
+    """A stream's first lines: reconnect after 3 s, and when it opened."""
+    return f"retry: 3000\n: open {timezone.now().isoformat()}\n\n"
+
+
+def event(name: str, data: Any, event_id: int | None = None) -> str:
+    """One server-sent event; `data` as JSON."""
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {name}\ndata: {json.dumps(data)}\n\n"
+
+
 def message_json(message: Message) -> dict[str, Any]:
     return {
         "id": message.pk,
@@ -166,7 +181,7 @@ async def event_stream(conversation_id: int, after: int, lease: leases.Lease) ->
     quiet = 0  # heartbeats since the last read
     async with push.Subscription(conversation_id, lease.customer_id) as subscription:
         try:
-            yield f"retry: 3000\n: open {timezone.now().isoformat()}\n\n"
+            yield opening()
             ended, data = await check(lease, conversation_id, after)
             checked_at = loop.time()
             while True:
@@ -175,19 +190,18 @@ async def event_stream(conversation_id: int, after: int, lease: leases.Lease) ->
                     yield ENDINGS[ended]
                     return
                 if data is None:
-                    yield "event: gone\ndata: {}\n\n"
+                    yield GONE
                     return
                 for message in data["messages"]:
                     after = message["id"]
-                    yield f"id: {after}\nevent: message\ndata: {json.dumps(message)}\n\n"
+                    yield event("message", message, after)
                 seen = away.newest_staff(data["messages"])
                 if seen:  # written to the widget: not mailed as an away reply
                     await mark_seen(conversation_id, seen)
                 state = (data["state"], data["ticket"])
                 if state != last_state:
                     last_state = state
-                    payload = json.dumps({"state": data["state"], "ticket": data["ticket"]})
-                    yield f"event: state\ndata: {payload}\n\n"
+                    yield event("state", {"state": data["state"], "ticket": data["ticket"]})
                 while True:
                     items = await subscription.next(heartbeat)
                     if items is None:
@@ -198,7 +212,7 @@ async def event_stream(conversation_id: int, after: int, lease: leases.Lease) ->
                         checked_at = loop.time()
                         if ended or reread:
                             break
-                        yield ": heartbeat\n\n"
+                        yield HEARTBEAT
                         continue
                     pokes, notices = push.split(items)
                     ended = ended_by(notices, lease)
