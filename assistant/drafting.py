@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 
 from assistant import language, references
-from assistant.engines.base import Outcome, TicketDraft, Turn
+from assistant.shapes import Outcome, TicketDraft, Turn
 from assistant.vocabulary import terms
 
 TITLE_MAX = 80

@@ -1,6 +1,6 @@
 """What the assistant says, shared by both engines."""
 
-from assistant.engines.base import TicketView
+from assistant.shapes import TicketView
 
 STATUS_MEANING = {
     "Submitted": "it has been created and is waiting to be picked up",

@@ -1,99 +1,24 @@
-"""Answering stored customer messages, and delivering replies on their channel."""
+"""Beat's sweeper: whatever a lost task left undone (an answer, a delivery, a kept text or mail) is
+queued again. The tasks themselves live with their work: `answering`, `delivery`, `sms.tasks`,
+`email.intake`; importing them here registers them with the worker."""
 
 import logging
 from datetime import timedelta
-from functools import partial
 
 from celery import shared_task
 from django.conf import settings
-from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from assistant import services as assistant
 from assistant.engines.base import Outcome
 from channels_io import registry
+from channels_io.answering import answer
 from channels_io.delivery import deliver
+from channels_io.email.intake import file_email, send_inbound_notice
 from channels_io.models import InboundEmail, InboundText
-from channels_io.sms import adapter as sms
-from loophole.celery import enqueue_on_commit
+from channels_io.sms.tasks import receive_text
 from tickets.models import Author, Message
 
 logger = logging.getLogger(__name__)
-
-
-@shared_task(name="channels_io.answer", acks_late=True)
-def answer(message_id: int) -> None:
-    """Let the assistant answer one stored customer message. Safe twice: respond() answers once."""
-    message = Message.objects.filter(pk=message_id, author=Author.CUSTOMER).only("channel").first()
-    if message is None:
-        return  # purged meanwhile
-    channel = registry.get(message.channel)
-    reply = assistant.respond(message_id, hands_off=channel.hands_off_after_ticket)
-    if reply.message_id is not None and channel.sender is not None:
-        deliver.delay(reply.message_id)  # a channel without a sender (chat) is reached by the push alone
-
-
-def answer_when_stored(message_id: int) -> None:
-    """Have a stored customer message answered once its transaction commits: here when the engine
-    answers now (assistant.answers_now), else by a worker. Should either fail, the sweeper answers it."""
-    if assistant.answers_now():
-        transaction.on_commit(partial(_answer_here, message_id))
-    else:
-        enqueue_on_commit(answer, message_id)
-
-
-def _answer_here(message_id: int) -> None:
-    try:
-        answer(message_id)
-    except Exception:
-        # The message is committed and is the truth: the sweeper answers it.
-        logger.exception("answering message %s where it was stored failed; the sweeper will", message_id)
-
-
-@shared_task(name="channels_io.receive_text", acks_late=True)
-def receive_text(inbound_id: int, sid: str) -> None:
-    """File one inbound text into its conversation, then answer it here when the engine answers now
-    (assistant.answers_now), else queue its answer. Safe twice."""
-    message = sms.file_text(inbound_id) or Message.objects.filter(channel=sms.CHANNEL, external_id=sid).first()
-    if message is None or message.handled_at is not None:
-        return
-    if assistant.answers_now():
-        answer(message.pk)
-    else:
-        enqueue_on_commit(answer, message.pk)
-
-
-@shared_task(
-    name="channels_io.file_email",
-    # Backing the parse budget the reading steps check (a prefork worker enforces these; eager runs don't).
-    soft_time_limit=settings.INBOUND_EMAIL_PARSE_SECONDS + 5,
-    time_limit=settings.INBOUND_EMAIL_PARSE_SECONDS + 30,
-)
-def file_email(inbound_id: int) -> None:
-    """Read one kept inbound mail and file it (handle_inbound), or set it aside. Safe twice."""
-    from channels_io.email import intake  # it reaches `answer` above through handle_inbound
-
-    try:
-        intake.file_email(inbound_id)
-    except DatabaseError:
-        raise  # the row stays pending: the sweeper queues it again
-    except Exception:
-        logger.exception("inbound email %s could not be read", inbound_id)
-        intake.set_aside(inbound_id, InboundEmail.Status.FAILED, "It could not be read.")
-
-
-@shared_task(
-    name="channels_io.send_inbound_notice",
-    autoretry_for=(OSError,),
-    retry_backoff=5,
-    retry_backoff_max=600,
-    max_retries=10,
-)
-def send_inbound_notice(inbound_id: int) -> None:
-    """Tell the sender of a kept mail we did not take why, once."""
-    from channels_io.email import intake
-
-    intake.notify_sender(inbound_id)
 
 
 @shared_task(name="channels_io.sweep_unanswered")

@@ -6,6 +6,18 @@ Under Django's async handler a sync view pays a thread hop for each method of ea
 and end signals, and a new thread for each request. The sync handler below runs the whole request
 (request_started, middleware, view, request_finished) in one hop to a pooled thread, as a WSGI
 server's thread would. Async views stay on the async handler, so an open stream holds no thread.
+
+Django internals relied on (each pinned by tests/test_asgi_django_internals.py; re-read on upgrade):
+- SyncStackHandler replaces `ASGIHandler.__init__` (BaseHandler.__init__ and load_middleware), and
+  `ASGIHandler.handle` / `run_get_response` (request_started sent with `scope`; `_handler_class` and
+  `FileResponse.block_size = chunk_size` set on the response) by code of its own in the same steps.
+- It calls `ASGIHandler.read_body(receive)` (the body as a file at its start; `RequestAborted` on
+  `http.disconnect`), `create_request(scope, body_file)` (a request and None, or None and the
+  response refusing it), `send_response(response, send)` and `get_script_prefix(scope)`.
+- `HttpResponseBase._handler_class` (private): `close()` sends request_finished with it as the sender.
+- `StreamingHttpResponse.is_async` follows `streaming_content` when it is set again.
+- BodyLimit: Django's handler takes `http.disconnect` while reading the body as the client gone and
+  sends nothing, so the refusal can be sent after it.
 """
 
 import json

@@ -28,9 +28,14 @@ def select(model: type[Model]) -> str:
 def field(model: type[Model], name: str) -> Field:
     """The model's concrete field `name`: what a hand-written statement reads its column from."""
     found = model._meta.get_field(name)
-    if not isinstance(found, Field):
+    if not isinstance(found, Field) or found.column is None:
         raise TypeError(f"{model.__name__}.{name} is a relation, not a column")
     return found
+
+
+def column(model: type[Model], name: str) -> str:
+    """The quoted column of the model's concrete field `name` (a relation: its id column)."""
+    return connection.ops.quote_name(field(model, name).column)
 
 
 @lru_cache(maxsize=16)

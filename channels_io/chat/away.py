@@ -26,8 +26,7 @@ from channels_io.chat import conversation_link
 from channels_io.email import ids
 from channels_io.models import AwayEmail
 from loophole.celery import RetryOptions, enqueue_on_commit
-from tickets import services as ticket_services
-from tickets.models import Author, Conversation, ConversationState, Message, Status, Ticket
+from tickets.models import Author, Conversation, Message, Ticket
 
 logger = logging.getLogger(__name__)
 
@@ -180,17 +179,3 @@ def sweep_away_replies() -> int:
         logger.warning("re-queued %s unsent away emails", len(lost))
     AwayEmail.objects.filter(sent_at__lte=now - KEEP_SENT).delete()
     return len(claimed) + len(lost)
-
-
-def replied_conversation(customer: Any, conversation_ids: list[int]) -> Conversation | None:
-    """The open chat conversation of `customer` among those our stamped Message-IDs named (checked by
-    the caller): only away emails give chat replies an id. None otherwise, or past retention."""
-    if customer is None or not conversation_ids:
-        return None
-    return (
-        Conversation.objects.filter(pk__in=conversation_ids, channel=CHANNEL, customer=customer)
-        .exclude(state=ConversationState.CLOSED)
-        .exclude(ticket__status=Status.RESOLVED, ticket__resolved_at__lte=ticket_services.purge_cutoff())
-        .order_by("-last_message_at", "-pk")
-        .first()
-    )

@@ -83,6 +83,7 @@ def reply_json(ticket: Ticket) -> dict[str, str] | None:
 
 
 TICKET_COLUMNS = ("reference", "title", "status", "summary", "created_at", "resolved_at", "action_taken")
+MESSAGE_COLUMNS = ("id", "author", "text", "created_at")
 
 
 @lru_cache(maxsize=1)
@@ -90,15 +91,17 @@ def _snapshot_sql() -> str:
     """One statement for the widget's whole view: the conversation's state, its ticket and the messages
     after an id. The stream runs it on every poke, so it is written once here rather than compiled by
     the ORM each time (which cost more than the query itself)."""
-    qn = connection.ops.quote_name  # names from the models' metadata; the values are parameters
+    qn, col = connection.ops.quote_name, rows.column  # names from the models' metadata; values are parameters
     conversation, ticket, message = (qn(m._meta.db_table) for m in (Conversation, Ticket, Message))
-    ticket_columns = ", ".join(f"t.{qn(rows.field(Ticket, name).column)}" for name in TICKET_COLUMNS)
+    ticket_columns = ", ".join(f"t.{col(Ticket, name)}" for name in ("id", *TICKET_COLUMNS))
+    message_columns = ", ".join(f"m.{col(Message, name)}" for name in MESSAGE_COLUMNS)
+    c_id, m_id = f"c.{col(Conversation, 'id')}", f"m.{col(Message, 'id')}"
     return (
-        f"SELECT c.state, t.id, {ticket_columns}, m.id, m.author, m.text, m.created_at "  # noqa: S608
+        f"SELECT c.{col(Conversation, 'state')}, {ticket_columns}, {message_columns} "  # noqa: S608
         f"FROM {conversation} c "
-        f"LEFT JOIN {ticket} t ON t.conversation_id = c.id "
-        f"LEFT JOIN {message} m ON m.conversation_id = c.id AND m.id > %s "
-        f"WHERE c.id = %s ORDER BY m.id LIMIT {PAGE}"
+        f"LEFT JOIN {ticket} t ON t.{col(Ticket, 'conversation')} = {c_id} "
+        f"LEFT JOIN {message} m ON m.{col(Message, 'conversation')} = {c_id} AND {m_id} > %s "
+        f"WHERE {c_id} = %s ORDER BY {m_id} LIMIT {PAGE}"
     )
 
 

@@ -19,9 +19,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from assistant import services as assistant
 from assistant import wording
 from channels_io import push, registry
+from channels_io.answering import answer
 from channels_io.chat import away, leases, stream
 from channels_io.chat.stream import message_json, reply_json, snapshot, ticket_json
-from channels_io.tasks import answer
 from loophole import ratelimit
 from loophole.celery import enqueue_on_commit
 from loophole.http import AuthenticatedRequest

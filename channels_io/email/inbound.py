@@ -8,28 +8,29 @@ import enum
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 
 from assistant import services as assistant
-from channels_io.chat import away
+from channels_io.answering import answer_when_stored
 from channels_io.email import identity, ids
 from channels_io.email.parsing import TEXT_MAX, Kind, ParsedEmail, RefusedEmail, parse
-from channels_io.tasks import answer_when_stored
 from tickets import services as ticket_services
 from tickets.models import Author, Conversation, ConversationState, Message, Status
 
 logger = logging.getLogger(__name__)
 
 CHANNEL = "email"
+AWAY_CHANNEL = "chat"  # a reply to an away email continues the chat its replies came from
 SUBJECT_PREFIX = "Subject: "
 MAX_REFERENCES = 50  # the newest ids of a References header looked at
 OUR_AUTHORS = (Author.ASSISTANT, Author.STAFF, Author.SYSTEM)
 
 
 class Result(enum.StrEnum):
-    STORED = "stored"  # stored, to be answered once committed (channels_io.tasks.answer_when_stored)
+    STORED = "stored"  # stored, to be answered once committed (channels_io.answering.answer_when_stored)
     STORED_UNANSWERED = "stored_unanswered"  # an auto-reply kept in its thread, never answered
     DUPLICATE = "duplicate"  # this Message-ID is stored already
     IGNORED = "ignored"  # a bounce, our own mail, or an auto-reply to no thread of ours
@@ -150,10 +151,24 @@ def thread_conversation(parsed: ParsedEmail, customer) -> Conversation | None:
     )
     if conversation is None:
         # A reply to an away email continues the account's chat conversation (the channel stays chat).
-        return away.replied_conversation(customer, ours)
+        return _replied_chat(customer, ours)
     if conversation.customer_id != (customer.pk if customer else None):
         return None
     return conversation
+
+
+def _replied_chat(customer: Any, conversation_ids: list[int]) -> Conversation | None:
+    """The open chat conversation of `customer` among those our stamped Message-IDs named (checked by
+    the caller): only away emails give chat replies an id. None otherwise, or past retention."""
+    if customer is None or not conversation_ids:
+        return None
+    return (
+        Conversation.objects.filter(pk__in=conversation_ids, channel=AWAY_CHANNEL, customer=customer)
+        .exclude(state=ConversationState.CLOSED)
+        .exclude(ticket__status=Status.RESOLVED, ticket__resolved_at__lte=ticket_services.purge_cutoff())
+        .order_by("-last_message_at", "-pk")
+        .first()
+    )
 
 
 def with_subject(subject: str, text: str) -> str:

@@ -1,7 +1,7 @@
 """Inbound mail kept as it arrived, then read by a worker.
 
 The webhook keeps the provider's bytes (`keep`: one row, after a linear check of size and MIME
-nesting) and answers at once; a worker reads them within a time budget (`file_email`, run by the
+nesting) and answers at once; a worker reads them within a time budget (`read_and_file`, run by the
 `channels_io.file_email` task) and hands them to handle_inbound, which stores and answers. A mail
 that is refused, or not read in time, stays kept and marked, and its sender, when one can be read
 cheaply, gets a short reply (`notify_sender`). A mail is tried at most MAX_ATTEMPTS times.
@@ -16,14 +16,14 @@ from email.message import Message
 from email.parser import BytesHeaderParser
 from typing import Any
 
+from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from channels_io import tasks
 from channels_io.email import adapter, ids, views
 from channels_io.email.inbound import handle_inbound
 from channels_io.email.parsing import OverBudget, RefusedEmail, budget, check_raw, is_autoreply, is_bounce
@@ -64,12 +64,41 @@ def keep(payload: bytes, *, source: str = Source.RFC822, **context: Any) -> int 
     if not created:
         logger.info("inbound email %s delivered again", row.pk)
         return None
-    enqueue_on_commit(tasks.file_email, row.pk)
+    enqueue_on_commit(file_email, row.pk)
     logger.info("inbound email kept as %s", row.pk)
     return row.pk
 
 
+@shared_task(
+    name="channels_io.file_email",
+    # Backing the parse budget the reading steps check (a prefork worker enforces these; eager runs don't).
+    soft_time_limit=settings.INBOUND_EMAIL_PARSE_SECONDS + 5,
+    time_limit=settings.INBOUND_EMAIL_PARSE_SECONDS + 30,
+)
 def file_email(inbound_id: int) -> None:
+    """Read one kept mail and file it (read_and_file), or set it aside. Safe twice."""
+    try:
+        read_and_file(inbound_id)
+    except DatabaseError:
+        raise  # the row stays pending: the sweeper queues it again
+    except Exception:
+        logger.exception("inbound email %s could not be read", inbound_id)
+        set_aside(inbound_id, InboundEmail.Status.FAILED, "It could not be read.")
+
+
+@shared_task(
+    name="channels_io.send_inbound_notice",
+    autoretry_for=(OSError,),
+    retry_backoff=5,
+    retry_backoff_max=600,
+    max_retries=10,
+)
+def send_inbound_notice(inbound_id: int) -> None:
+    """Tell the sender of a kept mail we did not take why, once."""
+    notify_sender(inbound_id)
+
+
+def read_and_file(inbound_id: int) -> None:
     """Read one kept mail within the budget and hand it to handle_inbound; the row goes once that is
     done. A refused mail, or one not read in time, is set aside. Safe twice."""
     with transaction.atomic():
@@ -114,7 +143,7 @@ def set_aside(inbound_id: int, status: str, detail: str) -> None:
             status=status, detail=detail[: InboundEmail._meta.get_field("detail").max_length]
         )
         if marked:
-            enqueue_on_commit(tasks.send_inbound_notice, inbound_id)
+            enqueue_on_commit(send_inbound_notice, inbound_id)
     if marked:
         logger.warning("inbound email %s %s: %s", inbound_id, status, detail)
 

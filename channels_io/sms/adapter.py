@@ -10,12 +10,14 @@ START itself).
 import logging
 import re
 from datetime import timedelta
+from functools import lru_cache
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from channels_io.models import InboundText, SmsOptOut
 from channels_io.sms import backends
+from loophole import rows
 from loophole.models import PhoneNumber, User, normalize_phone
 from tickets import services as ticket_services
 from tickets.models import Author, Conversation, ConversationState, Message, Ticket
@@ -68,15 +70,23 @@ def opt_in(number: str) -> None:
 def accept(sid: str, number: str, body: str) -> int | None:
     """Keep an inbound text until a worker files it: its row id, or None when this MessageSid is
     already waiting (a redelivery). One statement, so the webhook answers Twilio at once."""
-    table = connection.ops.quote_name(InboundText._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (sid, sender, body, received_at) VALUES (%s, %s, %s, %s) "  # noqa: S608 - our table
-            "ON CONFLICT (sid) DO NOTHING RETURNING id",
-            [sid, number, body, timezone.now()],
-        )
+        cursor.execute(_accept_sql(connection.vendor), [sid, number, body, timezone.now()])
         row = cursor.fetchone()
     return row[0] if row else None
+
+
+@lru_cache(maxsize=2)
+def _accept_sql(vendor: str) -> str:
+    """The INSERT of accept(), its names from the model's metadata."""
+    table = connection.ops.quote_name(InboundText._meta.db_table)
+    sid, sender, body, received_at, pk = (
+        rows.column(InboundText, n) for n in ("sid", "sender", "body", "received_at", "id")
+    )
+    return (
+        f"INSERT INTO {table} ({sid}, {sender}, {body}, {received_at}) VALUES (%s, %s, %s, %s) "  # noqa: S608
+        f"ON CONFLICT ({sid}) DO NOTHING RETURNING {pk}"
+    )
 
 
 def file_text(inbound_id: int) -> Message | None:

@@ -16,7 +16,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from assistant import wording
 from channels_io.sms import adapter
 from channels_io.sms.decorators import error, twilio_signed
-from channels_io.tasks import receive_text
+from channels_io.sms.tasks import receive_text
 from loophole.celery import enqueue_on_commit
 from loophole.models import normalize_phone
 from tickets import services as ticket_services

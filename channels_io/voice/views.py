@@ -23,9 +23,9 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from assistant import language
 from assistant import services as assistant
+from channels_io.answering import answer
 from channels_io.delivery import deliver
 from channels_io.sms.decorators import error, twilio_signed
-from channels_io.tasks import answer
 from channels_io.voice import adapter
 from loophole.celery import enqueue_on_commit
 from tickets import conversations

@@ -9,7 +9,7 @@ from django.db.models import F
 
 from assistant.engines.base import Outcome
 from assistant.engines.openai_backend import OpenAIEngine
-from channels_io import tasks
+from channels_io import answering, tasks
 from tests.assistant.helpers import add_articles
 from tests.conftest import wait_until
 from tests.factories import PASSWORD, UserFactory
@@ -101,7 +101,7 @@ def test_a_failing_model_gets_a_graceful_reply_and_the_message_is_answered_once_
 
         # Another sweep, a redelivered task: answered already, so no model call and no new reply.
         before = succeeded(worker, "channels_io.answer")
-        tasks.answer.delay(stored[0].pk)
+        answering.answer.delay(stored[0].pk)
         tasks.sweep_unanswered.delay()
         wait_until(lambda: succeeded(worker, "channels_io.sweep_unanswered") >= 3, what="the third sweep")
         wait_until(lambda: succeeded(worker, "channels_io.answer") >= before + 1, what="the redelivered answer")

@@ -9,7 +9,7 @@ from django.db.models import F
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
-from channels_io import tasks
+from channels_io import answering, tasks
 from loophole.models import PhoneNumber
 from tests.assistant.helpers import add_articles
 from tests.conftest import wait_until
@@ -91,7 +91,7 @@ def test_messages_stored_while_redis_is_down_are_answered_exactly_once_when_it_i
         broker()
         before = succeeded(worker, "channels_io.answer")
         for message in stored:
-            tasks.answer.delay(message.pk)
+            answering.answer.delay(message.pk)
         tasks.sweep_unanswered.delay()
         wait_until(lambda: succeeded(worker, "channels_io.answer") >= before + len(stored), what="the repeated answers")
         wait_until(lambda: succeeded(worker, "channels_io.sweep_unanswered") >= 2, what="the second sweep")

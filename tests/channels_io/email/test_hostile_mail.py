@@ -155,8 +155,8 @@ def test_a_mail_not_read_in_time_is_kept_marked_and_its_sender_told_once(
 
     # Run again, and swept later: neither read again nor told twice.
     with django_capture_on_commit_callbacks(execute=True):
-        tasks.file_email(kept.pk)
-        tasks.send_inbound_notice(kept.pk)
+        intake.file_email(kept.pk)
+        intake.send_inbound_notice(kept.pk)
         time_machine.move_to(timezone.now() + timezone.timedelta(minutes=5))
         assert tasks.sweep_unanswered() == 0
     kept.refresh_from_db()
@@ -198,7 +198,7 @@ def test_a_mail_whose_worker_keeps_dying_is_set_aside_after_its_attempts(
     # Each attempt is counted before the reading starts: as if a worker died reading it each time.
     InboundEmail.objects.filter(pk=kept.pk).update(attempts=intake.MAX_ATTEMPTS)
     with django_capture_on_commit_callbacks(execute=True):
-        tasks.file_email(kept.pk)
+        intake.file_email(kept.pk)
     kept.refresh_from_db()
     assert kept.status == InboundEmail.Status.FAILED and kept.attempts == intake.MAX_ATTEMPTS + 1
     assert customer_texts() == []

@@ -4,8 +4,7 @@ import itertools
 
 import pytest
 
-from channels_io import tasks
-from channels_io.sms import adapter
+from channels_io.sms import adapter, tasks
 from tests.assistant.helpers import add_articles
 from tests.channels_io.sms.twilio_helpers import CUSTOMER_NUMBER
 from tests.fakes.openai_server import FakeOpenAI

@@ -107,7 +107,7 @@ def test_a_redelivered_text_is_stored_once_and_answered_once(
 
 
 def test_the_webhook_keeps_the_text_and_the_worker_files_it_once(client, outbox, customer):
-    from channels_io import tasks
+    from channels_io.sms import tasks
 
     form = payload("sms_inbound")
     assert post(client, INBOUND, form).status_code == 200  # its task not run yet: kept, not filed
@@ -126,7 +126,7 @@ def test_the_webhook_keeps_the_text_and_the_worker_files_it_once(client, outbox,
 
 
 def test_a_text_redelivered_after_it_was_filed_is_not_stored_again(client, outbox, customer):
-    from channels_io import tasks
+    from channels_io.sms import tasks
 
     form = payload("sms_inbound")
     for _ in range(2):
