@@ -353,6 +353,18 @@ SEED_SQL = [
     WHERE e.n <= p.n_events
     ORDER BY p.g, e.n
     """,
+    # What migration 0022 writes (tickets.search_text): each ticket's distinct message texts, one per
+    # line, their words, and the tickets per status counted once.
+    """
+    UPDATE tickets_ticket t SET search_text = coalesce(
+      (SELECT string_agg(DISTINCT m.text, E'\\n' ORDER BY m.text) FROM tickets_message m
+       WHERE m.conversation_id = t.conversation_id), '')
+    """,
+    r"""
+    UPDATE tickets_ticket SET search_words = array_to_tsvector(array_remove(regexp_split_to_array(
+      regexp_replace(lower(search_text), '(\w{100})\w+', '\1', 'g'), '\W+'), ''))
+    """,
+    "INSERT INTO tickets_statuscount (status, change) SELECT status, count(*) FROM tickets_ticket GROUP BY status",
     "SELECT setval(pg_get_serial_sequence('loophole_user', 'id'), (SELECT max(id) FROM loophole_user))",
     "SELECT setval(pg_get_serial_sequence('tickets_conversation', 'id'), (SELECT max(id) FROM tickets_conversation))",
     "SELECT setval(pg_get_serial_sequence('tickets_ticket', 'id'), (SELECT max(id) FROM tickets_ticket))",

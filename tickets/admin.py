@@ -3,7 +3,7 @@
 from typing import Any
 
 from django.contrib import admin, messages
-from django.contrib.admin.views.main import SEARCH_VAR
+from django.contrib.admin.views.main import ALL_VAR, PAGE_VAR, SEARCH_VAR
 from django.core.exceptions import PermissionDenied
 from django.db.models import F, QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -11,10 +11,18 @@ from django.utils.html import format_html_join
 
 import tickets.conversation_admin  # noqa: F401 - registers ConversationAdmin
 from loophole.http import account
-from tickets import channels, durations, saved_replies_admin, search, services
-from tickets.admin_lists import CappedCountPaginator, ChannelFilter, render_transcript
+from tickets import channels, durations, purge, saved_replies_admin, search, services
+from tickets.admin_lists import (
+    CappedCountPaginator,
+    ChannelFilter,
+    SearchPaginator,
+    render_transcript,
+)
 from tickets.forms import TicketAdminForm
 from tickets.models import InvalidTransition, Status, Ticket, TicketEvent
+
+# The search's count, made by get_search_results (it decides the page's query), for get_paginator.
+_SEARCH_COUNT = "ticket_search_count"
 
 
 class AssigneeFilter(admin.SimpleListFilter):
@@ -167,16 +175,40 @@ class TicketAdmin(admin.ModelAdmin):
             ),
         )
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Ticket]:
+        # The search columns are for the database: a page of tickets need not carry them.
+        return super().get_queryset(request).defer("search_text", "search_words")
+
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Ticket], search_term: str
     ) -> tuple[QuerySet[Ticket], bool]:
         if not search_term.strip():
             return queryset, False
         try:
-            return queryset.filter(search.matching(search_term)), False
+            found = search.search(queryset, search_term, newest=self._newest_shown(request), cap=SearchPaginator.cap)
         except search.SearchTooLong as exc:
             messages.error(request, str(exc))
             return queryset.none(), False
+        setattr(request, _SEARCH_COUNT, found.count)  # for get_paginator: counted already
+        return found.rows, False
+
+    def _newest_shown(self, request: HttpRequest) -> int:
+        """How many of the newest matches the requested page needs: every one up to its end."""
+        if ALL_VAR in request.GET:
+            return self.list_max_show_all + 1  # "Show all" is offered only up to that many
+        try:
+            page = max(1, int(request.GET.get(PAGE_VAR, 1)))
+        except ValueError:
+            page = 1
+        return min(page, SearchPaginator.cap // self.list_per_page + 2) * self.list_per_page
+
+    def get_paginator(
+        self, request: HttpRequest, queryset: QuerySet[Ticket], per_page: int, *args: Any, **kwargs: Any
+    ) -> Any:
+        counted = getattr(request, _SEARCH_COUNT, None)
+        if counted is None:
+            return super().get_paginator(request, queryset, per_page, *args, **kwargs)
+        return SearchPaginator(queryset, per_page, *args, counted=counted, **kwargs)
 
     def get_ordering(self, request: HttpRequest) -> Any:
         # A search lists the exact reference first, then title matches, then the rest, newest first.
@@ -190,6 +222,12 @@ class TicketAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Ticket | None = None) -> bool:
         return request.user.is_active and request.user.is_superuser
+
+    def delete_model(self, request: HttpRequest, obj: Ticket) -> None:
+        purge.delete_tickets([obj.pk])
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
+        purge.delete_tickets(list(queryset.values_list("pk", flat=True)))
 
     def has_note_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("tickets.add_internal_note")

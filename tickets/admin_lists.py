@@ -13,10 +13,13 @@ from tickets import channels
 from tickets.models import Message, Ticket, TicketNote
 
 COUNT_CAP = 10_000
+SEARCH_COUNT_CAP = 1_000  # a search's matches are counted up to here ("1,000+")
 
 
 class CappedCountPaginator(Paginator):
     """Counts at most COUNT_CAP + 1 rows, so a page never pays for a full-table COUNT(*)."""
+
+    cap = COUNT_CAP
 
     @cached_property
     def count(self) -> int:
@@ -25,6 +28,26 @@ class CappedCountPaginator(Paginator):
         if not isinstance(rows, QuerySet):
             return len(rows)
         return rows.order_by()[: COUNT_CAP + 1].count()
+
+    @property
+    def shown_count(self) -> str:
+        """The count as the list shows it: past the cap, "10,000+"."""
+        return f"{self.cap:,}+" if self.count > self.cap else str(self.count)
+
+
+class SearchPaginator(CappedCountPaginator):
+    """A search's pages: its rows hold the newest matches only (tickets.search.search), so the count
+    is given, made with them: at most SEARCH_COUNT_CAP + 1."""
+
+    cap = SEARCH_COUNT_CAP
+
+    def __init__(self, object_list: QuerySet, per_page: int, *args: Any, counted: int, **kwargs: Any) -> None:
+        super().__init__(object_list, per_page, *args, **kwargs)
+        self.counted = counted
+
+    @cached_property
+    def count(self) -> int:
+        return self.counted
 
 
 class ChannelFilter(admin.SimpleListFilter):

@@ -7,6 +7,7 @@ The lifecycles' tables are in tickets.lifecycle: `Ticket.move_to` is the only co
 
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Upper
@@ -159,6 +160,13 @@ class Ticket(models.Model):
     # (cleared on reopening, measured again from creation on the next resolve).
     first_response_time = models.DurationField(null=True, blank=True)
     resolution_time = models.DurationField(null=True, blank=True)
+    # The conversation's message texts, each once, one per line: the search box finds a word of the
+    # messages here (written with each message: tickets.search_text).
+    # NULL: not written yet (migration 0022 fills it); nullable so that SQLite adds it without rebuilding
+    # the table, which would try to create the PostgreSQL-only indexes.
+    search_text = models.TextField(null=True, blank=True, editable=False)  # noqa: DJ001
+    # ... and its words, for the GIN index (PostgreSQL only: NULL elsewhere).
+    search_words = SearchVectorField(null=True, editable=False)
 
     class Meta:
         indexes = [
@@ -174,6 +182,8 @@ class Ticket(models.Model):
             models.Index(fields=["resolved_at"], condition=Q(status="resolved"), name="ticket_purge"),
             # The search's `title__icontains`; PostgreSQL only, see the migration.
             GinIndex(OpClass(Upper("title"), name="gin_trgm_ops"), name="ticket_title_trgm"),
+            # The search's message words; PostgreSQL only, see the migration.
+            GinIndex(fields=["search_words"], name="ticket_search_words"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=Status.values), name="ticket_status_valid"),
@@ -361,6 +371,21 @@ class DailyStats(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} on {self.day}"
+
+
+class StatusCount(models.Model):
+    """Tickets per status as signed changes: creating, moving and deleting tickets add rows
+    (tickets.status_counts), the beat task folds them into one row per status. The dashboard sums
+    them instead of counting every ticket."""
+
+    status = models.CharField(max_length=24, choices=Status.choices)
+    change = models.IntegerField()
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(status__in=Status.values), name="status_count_valid")]
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.change:+d}"
 
 
 def replied(kind: str) -> Exists:

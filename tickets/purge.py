@@ -1,6 +1,8 @@
-"""The retention purge: what is due, and deleting it in locked batches (Celery beat runs it daily)."""
+"""Deleting tickets: the retention purge (what is due, deleted in locked batches; Celery beat runs it
+daily) and staff deleting tickets from the admin."""
 
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -12,6 +14,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from tickets import status_counts
 from tickets.models import Conversation, Message, Status, Ticket, TicketEvent
 
 logger = logging.getLogger(__name__)
@@ -121,6 +124,7 @@ def purge_closed_tickets(
             if not picked:
                 break
             counts = _delete_conversations([c for _t, c in picked], [t for t, _c in picked])
+            status_counts.record({Status.RESOLVED: -counts["tickets"]})  # due tickets are resolved ones
         totals = {kind: totals[kind] + counts[kind] for kind in totals}
     tickets_conversations, after = totals["conversations"], 0
     old = Conversation.objects.filter(last_message_at__lte=purge_cutoff(now)).order_by("pk")
@@ -148,3 +152,14 @@ def purge_closed_tickets(
         result.log_entries,
     )
     return result
+
+
+@transaction.atomic
+def delete_tickets(ticket_ids: list[int]) -> int:
+    """Delete tickets (staff, from the admin) with their events and notes; their conversations stay.
+    Returns how many were deleted."""
+    statuses = Counter(Ticket.objects.select_for_update().filter(pk__in=ticket_ids).values_list("status", flat=True))
+    Ticket.objects.filter(pk__in=ticket_ids).delete()
+    status_counts.record({status: -n for status, n in statuses.items()})
+    logger.info("%s tickets deleted by staff", statuses.total())
+    return statuses.total()

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from loophole import rows
 from loophole.models import User
-from tickets import conversations, signals, statements
+from tickets import conversations, search_text, signals, statements, status_counts
 from tickets.models import (
     REOPENED,
     Author,
@@ -77,6 +77,7 @@ def _add_message(conversation: Conversation, *, once: bool = False, **fields: ob
     if statements.insert_message(message, once=once) is None:
         return None
     statements.mark_newest(conversation.pk, message.pk, message.created_at)
+    search_text.add(conversation, message.text)
     conversation.last_message_at, conversation.last_message_id = message.created_at, message.pk
     transaction.on_commit(partial(_message_stored, message, conversation, previous_id))
     return message
@@ -138,6 +139,7 @@ def create_ticket(
         raise TicketError("A ticket needs a customer account with a verified email address")
     if Ticket.objects.filter(conversation=conversation).exists():
         raise TicketAlreadyExists(f"Conversation {conversation_id} already has a ticket")
+    searchable = search_text.of_conversation(conversation.pk)
     now = timezone.now()
     for _attempt in range(5):
         try:
@@ -152,6 +154,7 @@ def create_ticket(
                     channel=conversation.channel,
                     created_at=now,
                     last_activity_at=now,
+                    **searchable,
                 )
             break
         except IntegrityError:
@@ -160,6 +163,8 @@ def create_ticket(
             raise TicketAlreadyExists(f"Conversation {conversation_id} already has a ticket") from None
     else:
         raise TicketError("Could not draw a free ticket reference")
+    conversation.ticket_pk = ticket.pk  # type: ignore[attr-defined]  # as lock_conversation() sets it
+    status_counts.record({Status.SUBMITTED: 1})
     settled = ConversationState.HANDED_OFF if hand_off else ConversationState.ASSISTANT
     if conversation.state != settled:
         conversations.move(conversation, settled)  # a closed conversation takes no ticket: InvalidTransition
@@ -177,6 +182,7 @@ def _move(ticket: Ticket, new: Status, actor: User | None, *, action_taken: str 
     ticket.save(
         update_fields=["status", "action_taken", "resolved_at", "resolution_time", "last_activity_at", "updated_at"]
     )
+    status_counts.record({old: -1, new: 1})
     email = {Status.RESOLVED: CustomerEmail.RESOLVED, Status.WAITING_ON_CUSTOMER: CustomerEmail.WAITING}.get(new, "")
     _event(ticket, EventKind.STATUS, actor, old_status=old, new_status=new, email=email, detail=detail)
     _notify_changed(ticket)
@@ -222,6 +228,7 @@ def add_staff_reply(ticket_id: int, *, staff: User, text: str) -> Message:
     """
     text = _check_text("reply", text, limit=MESSAGE_MAX)
     ticket = Ticket.objects.select_for_update().select_related("conversation").get(pk=ticket_id)
+    ticket.conversation.ticket_pk = ticket.pk  # type: ignore[attr-defined]  # as lock_conversation() sets it
     now = timezone.now()
     message = _add_message(ticket.conversation, author=Author.STAFF, staff=staff, text=text, created_at=now)
     _event(ticket, EventKind.STAFF_REPLY, staff)

@@ -10,7 +10,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from loophole.celery import RetryOptions
-from tickets import dashboard, emails, notifications, purge
+from tickets import dashboard, emails, notifications, purge, status_counts
 from tickets.models import StaffNotification, TicketEvent
 
 logger = logging.getLogger(__name__)
@@ -137,5 +137,7 @@ def purge_closed_tickets(self: Task) -> int:
 
 @shared_task(name="tickets.refresh_daily_stats")
 def refresh_daily_stats() -> int:
-    """Recompute the dashboard's rollup of the last few days (Celery beat, every 10 minutes); idempotent."""
+    """Recompute the dashboard's rollup of the last few days (Celery beat, every 10 minutes) and fold
+    the tickets-per-status changes; idempotent."""
+    status_counts.fold()
     return dashboard.refresh_days(dashboard.recent_days(dashboard.REFRESH_DAYS))
