@@ -12,6 +12,9 @@ class HelpArticle(models.Model):
     is_published = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+    # The embeddings of its title and passages (assistant.meaning.pack), kept so that a rebuild of the
+    # index embeds only new or edited articles. Written by the index build, never by hand.
+    vectors = models.BinaryField(null=True, editable=False)
 
     class Meta:
         ordering = ["title"]

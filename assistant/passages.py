@@ -1,5 +1,6 @@
-"""Articles cut into answerable passages, a search hit with its passage, and what a passage says:
-that a person handles the matter, or that the customer can do it themselves."""
+"""Articles cut into answerable passages, a search hit with its passage, which passages answer a
+question, and what a passage says: that a person handles the matter, or that the customer can do it
+themselves."""
 
 import re
 from dataclasses import dataclass
@@ -94,3 +95,33 @@ def help_context(hits: list[Hit]) -> frozenset[str]:
     if says_self_service(passage):
         found.add("r:self")
     return frozenset(found)
+
+
+# A question after a number or a time: the passage that has one answers it better.
+_ASKS_QUANTITY = re.compile(
+    r"\b(how (much|many|long|soon|often|far|old|late|early)|what time|when|cost|price|fee|limit)"
+)
+_HAS_QUANTITY = re.compile(r"\d|\b(one|two|three|four|five|six|seven|ten|twelve|hours?|days?|weeks?|months?)\b")
+PASSAGE_BUDGET = 800  # characters of the best passage and the runners-up quoted beside it
+RUNNER_UP = 0.3  # a passage scoring this share of the best one is quoted beside it, within the budget
+
+
+def choose_passages(passages: list[str], unit_scores: list[float], query: str) -> tuple[str, str]:
+    """The passage that holds what was asked (a number for a how-much question), with the runner-up
+    beside it when that is nearly as good."""
+    quantity = bool(_ASKS_QUANTITY.search(query.lower()))
+    top = max(unit_scores, default=0.0)
+    scores = [
+        s + (0.15 * top if quantity and _HAS_QUANTITY.search(passages[i]) else 0.0) for i, s in enumerate(unit_scores)
+    ]
+    ranked = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
+    chosen = ranked[:1]
+    size = len(passages[ranked[0]]) if ranked else 0
+    for i in ranked[1:]:
+        if scores[i] < RUNNER_UP * scores[ranked[0]] or scores[i] <= 0:
+            break
+        if size + len(passages[i]) > PASSAGE_BUDGET:
+            continue
+        chosen.append(i)
+        size += len(passages[i])
+    return "\n\n".join(passages[i] for i in sorted(chosen)), passages[chosen[0]] if chosen else ""

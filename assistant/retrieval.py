@@ -7,7 +7,6 @@ everyday support synonyms bridges casual wording ("money back" -> refund).
 
 import heapq
 import math
-import re
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -18,7 +17,9 @@ from time import monotonic
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from assistant.passages import Hit, split_passages
+from assistant.meaning import Meaning
+from assistant.meaning import units as embedded_units
+from assistant.passages import Hit, choose_passages, split_passages
 from assistant.vocabulary import GENERIC, SYNONYM_OF, stem, terms, words
 
 
@@ -37,15 +38,6 @@ class _Doc:
     unit_lengths: list[int] = field(default_factory=list)
 
 
-# A question after a number or a time: the passage that has one answers it better.
-_ASKS_QUANTITY = re.compile(
-    r"\b(how (much|many|long|soon|often|far|old|late|early)|what time|when|cost|price|fee|limit)"
-)
-_HAS_QUANTITY = re.compile(r"\d|\b(one|two|three|four|five|six|seven|ten|twelve|hours?|days?|weeks?|months?)\b")
-PASSAGE_BUDGET = 800  # characters of the best passage and the runners-up quoted beside it
-RUNNER_UP = 0.3  # a passage scoring this share of the best one is quoted beside it, within the budget
-
-
 @dataclass
 class Index:
     """An in-memory BM25 index over published articles; build once, query from many threads."""
@@ -57,6 +49,7 @@ class Index:
     vocabulary_by_head: dict[str, list[str]] = field(default_factory=dict)
     unit_idf: dict[str, float] = field(default_factory=dict)
     avg_unit_length: float = 1.0
+    meaning: Meaning | None = None  # None when the embedding model is unavailable
 
     K1 = 1.2
     B = 0.9
@@ -67,13 +60,20 @@ class Index:
     PHRASE_RERANK = 5  # how many of the best articles are looked at again for word pairs
     DOC_SHARE = 0.5  # of the best passage's score added for the article as a whole covering the question
     INFORMATIVE = 1.0  # query weight (summed idf) from which a question names its topic clearly
+    FUSE_DEPTH = 10  # the articles of each ranking (words, meaning) that are ranked together again
+    MEANING_SHARE = 0.7  # of that ranking that comes from closeness in meaning rather than word confidence
+    MEANING_ALONE = 0.4  # the cosine from which an article with none of the question's words is a candidate
+    PASSAGE_MEANING = 1.0  # weight of a passage's closeness in meaning beside its word score (best = 1)
     UNKNOWN_WEIGHT = 0.6  # a word the help centre never uses weighs this share of the rarest word
 
     @classmethod
-    def build(cls, articles: Iterable[tuple[int, str, str, str]]) -> "Index":
-        """Index (id, slug, title, markdown body) tuples."""
+    def build(
+        cls, articles: Iterable[tuple[int, str, str, str]], kept: dict[int, bytes | memoryview | None] | None = None
+    ) -> "Index":
+        """Index (id, slug, title, markdown body) tuples; `kept` holds their stored vectors (meaning.pack)."""
         index = cls()
         postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        embedded: list[tuple[int, list[str]]] = []
         unit_df: Counter = Counter()
         for article_id, slug, title, body in articles:
             sections = split_passages(body)
@@ -88,6 +88,7 @@ class Index:
             for heading in dict.fromkeys(h for h, _text in sections if h):
                 tf.update(terms(heading))
             doc_id = len(index.docs)
+            embedded.append((article_id, embedded_units(title, sections)))
             title_terms = frozenset(terms(title))
             unit_lengths = []
             for counter, heading_set in zip(passage_terms, heading_terms, strict=True):
@@ -128,6 +129,7 @@ class Index:
         for term in index.idf:
             heads[term[:1]].append(term)
         index.vocabulary_by_head = dict(heads)
+        index.meaning = Meaning.build(embedded, kept)
         return index
 
     def _correct(self, term: str) -> str | None:
@@ -208,11 +210,32 @@ class Index:
             return max(units[doc_id], default=0.0) + self.DOC_SHARE * confidence(doc_id) * top_unit
 
         ranked = sorted(candidates, key=lambda d: (-rank(d), d))
-        ranked = self._by_phrases(query, ranked[: max(limit, self.PHRASE_RERANK)], rank, units, top_unit)[:limit]
+        depth = max(limit, self.PHRASE_RERANK, self.FUSE_DEPTH)
+        ranked = self._by_phrases(query, ranked[:depth], rank, units, top_unit)
+        similarity = self.meaning.similarity(query) if self.meaning is not None else None
+        if self.meaning is not None and similarity is not None:
+            # The best articles by words and by meaning, ranked by closeness in meaning and word confidence.
+            closeness, share = self.meaning, self.MEANING_SHARE
+            by_meaning = closeness.closest(similarity, self.FUSE_DEPTH)
+
+            def fused(d: int) -> float:
+                cosine = by_meaning[d][1] if d in by_meaning else closeness.cosine(similarity, d)
+                return share * cosine + (1 - share) * confidence(d)
+
+            # An article sharing no word with the question comes in only when it is close in meaning.
+            close = {d for d, (_rank, cosine) in by_meaning.items() if d in scores or cosine >= self.MEANING_ALONE}
+            ranked = sorted(set(ranked[: self.FUSE_DEPTH]) | close, key=lambda d: (-fused(d), d))
+        ranked = ranked[:limit]
         hits = []
         for d in ranked:
             doc = self.docs[d]
-            passage, best = self._passage(doc, self._unit_scores(doc, expanded, with_title=False), query)
+            unit_scores = self._unit_scores(doc, expanded, with_title=False)
+            if self.meaning is not None and similarity is not None and self.PASSAGE_MEANING:
+                # Each passage by its words (the best at 1) and its closeness in meaning to the question.
+                top = max(unit_scores, default=0.0) or 1.0
+                cosines = self.meaning.passages(similarity, d, len(unit_scores))
+                unit_scores = [s / top + self.PASSAGE_MEANING * c for s, c in zip(unit_scores, cosines, strict=True)]
+            passage, best = choose_passages(doc.passages, unit_scores, query)
             hits.append(Hit(doc.article_id, doc.slug, doc.title, round(confidence(d), 4), passage, best))
         return hits
 
@@ -259,27 +282,6 @@ class Index:
             scores.append(score)
         return scores
 
-    def _passage(self, doc: _Doc, unit_scores: list[float], query: str) -> tuple[str, str]:
-        """The passage that holds what was asked (a number for a how-much question), with the runner-up
-        beside it when that is nearly as good."""
-        quantity = bool(_ASKS_QUANTITY.search(query.lower()))
-        top = max(unit_scores, default=0.0)
-        scores = [
-            s + (0.15 * top if quantity and _HAS_QUANTITY.search(doc.passages[i]) else 0.0)
-            for i, s in enumerate(unit_scores)
-        ]
-        ranked = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
-        chosen = ranked[:1]
-        size = len(doc.passages[ranked[0]]) if ranked else 0
-        for i in ranked[1:]:
-            if scores[i] < RUNNER_UP * scores[ranked[0]] or scores[i] <= 0:
-                break
-            if size + len(doc.passages[i]) > PASSAGE_BUDGET:
-                continue
-            chosen.append(i)
-            size += len(doc.passages[i])
-        return "\n\n".join(doc.passages[i] for i in sorted(chosen)), doc.passages[chosen[0]] if chosen else ""
-
 
 RECHECK_SECONDS = 1.0  # how stale another process's article edit may be seen here
 
@@ -305,6 +307,22 @@ def forget_index(**_kwargs: object) -> None:
         _cache.checked = float("-inf")
 
 
+def _build(rows) -> Index:
+    """An index of (id, slug, title, body, vectors) rows; the vectors it had to make are stored."""
+    from assistant.models import HelpArticle
+
+    kept: dict[int, bytes | memoryview | None] = {}
+    articles = []
+    for article_id, slug, title, body, vectors in rows.iterator():
+        articles.append((article_id, slug, title, body))
+        kept[article_id] = vectors
+    index = Index.build(articles, kept)
+    # update() leaves updated_at alone: storing vectors is not an edit, and the index stays current.
+    for article_id, blob in index.meaning.fresh.items() if index.meaning is not None else ():
+        HelpArticle.objects.filter(pk=article_id).update(vectors=blob)
+    return index
+
+
 def current_index() -> Index:
     """The index of the published articles, rebuilt when an article is added, edited or removed: at
     once in the process that saved it, within RECHECK_SECONDS in the others (a message would otherwise
@@ -323,11 +341,11 @@ def current_index() -> Index:
             return index
     published = HelpArticle.objects.filter(is_published=True)
     key = tuple(published.aggregate(n=Count("id"), latest=Max("updated_at"), ids=Max("id")).values())
-    rows = published.order_by("id").values_list("id", "slug", "title", "body")
+    rows = published.order_by("id").values_list("id", "slug", "title", "body", "vectors")
     with _cache_lock:
         if _cache.index is None:
             # Nothing to answer from yet: build under the lock, so every caller waits for this one build.
-            _cache.index, _cache.key = Index.build(rows.iterator()), key
+            _cache.index, _cache.key = _build(rows), key
         if _cache.key == key:
             _cache.checked = now
             return _cache.index
@@ -340,7 +358,7 @@ def current_index() -> Index:
     # path above) get the old index at once instead of queueing behind the build.
     fresh: Index | None = None
     try:
-        fresh = Index.build(rows.iterator())
+        fresh = _build(rows)
         return fresh
     finally:
         with _cache_lock:

@@ -25,7 +25,7 @@ STOPWORDS = frozenset(
     like know tell help im ive dont cant wont doesnt didnt isnt whats hows way ok okay still thing things something
     anyone someone guys will able use using used long many much way ways find found say says said show shows take
     takes make makes made look looks looking see seen right now later soon never ever always again back even
-    well good great bad weird strange sure maybe actually basically probably literally
+    well good great bad weird strange sure maybe actually basically probably literally yes yeah yep yup nope
     kind sort lot lots bit little every everything nothing anything go going gone come came give gave put try tried
     different separate another unrelated btw u ur r ya wat wot gonna wanna lol tbh mate asap hiya guys cheers
     trying keep kept let lets wanted wants say think thought mean means wondering wonder hoping hope sorry dumb

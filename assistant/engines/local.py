@@ -95,15 +95,18 @@ class LocalEngine:
                 return self.offer(request, reason or "unresolved")
         if hits and hits[0].score >= confident:
             best = hits[0]
-            if offer >= MAYBE_OFFER_AT and passages.says_staff_handle(best.answering):
-                # A report the help centre itself says a person must handle: offer, don't quote it back.
+            if offer >= MAYBE_OFFER_AT and passages.says_staff_handle(best.passage):
+                # A report the help centre itself says a person must handle (anywhere in what would be
+                # quoted): offer, don't quote it back.
                 return self.offer(request, reason or "unresolved")
             # A caller listens to every word and a text message is paid by the segment: the one passage that
             # answers. In the chat and by email the close runners-up come too.
             passage = best.answering if request.channel in BRIEF_CHANNELS else best.passage
             answer = f"From our help centre, \u201c{best.title}\u201d:\n\n{passage}"
             return Decision(Kind.ANSWER, answer, links=(Link(best.title, tools.article_url(best.slug)),))
-        if last == Outcome.CLARIFIED or offer >= MAYBE_OFFER_AT:
+        if last == Outcome.CLARIFIED or offer >= MAYBE_OFFER_AT or (last == Outcome.DECLINED and reason):
+            # After a declined offer, a matter a person handles (a refund, a charge, access) asked for again
+            # is offered again rather than questioned.
             return self.offer(request, reason or "unresolved")
         return Decision(Kind.CLARIFY, wording.CLARIFY, links=self._suggestions(hits, tools))
 

@@ -24,7 +24,7 @@ class GatedBuild:
     without sleeping, so the test decides when the build may go on. `errors` fail the next builds the
     way a dropped database connection would, after they have been let through."""
 
-    def __init__(self, real: Callable[[Iterable[tuple[int, str, str, str]]], Index]) -> None:
+    def __init__(self, real: Callable[..., Index]) -> None:
         self.real = real
         self.calls = 0
         self.errors: list[Exception] = []
@@ -34,13 +34,13 @@ class GatedBuild:
         self.started = threading.Event()
         self.release = threading.Event()
 
-    def __call__(self, articles: Iterable[tuple[int, str, str, str]]) -> Index:
+    def __call__(self, articles: Iterable[tuple[int, str, str, str]], kept: Any = None) -> Index:
         self.calls += 1
         self.started.set()
         assert self.release.wait(DEADLINE), "the test never released the build"
         if self.errors:
             raise self.errors.pop(0)
-        return self.real(articles)
+        return self.real(articles, kept)
 
 
 @pytest.fixture

@@ -1,0 +1,101 @@
+"""Closeness in meaning between a question and the help centre: one embedding (assistant.embeddings)
+per article title and per passage, read with the article's title and the passage's heading.
+
+Embedding a passage costs milliseconds, so an article's vectors are kept with it (`HelpArticle.vectors`,
+see `pack`) and reused while its passages are the same; only new or edited articles are embedded.
+"""
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from assistant.embeddings import DIMENSION, MODEL_ID, Encoder, encoder
+
+_DIGEST = 32  # bytes of sha256 before the vectors in a packed blob
+
+
+def units(title: str, sections: Sequence[tuple[str, str]]) -> list[str]:
+    """What is embedded of an article: its title, then each passage with the title and its heading."""
+    return [title] + [f"{title}. {heading}. {text}" if heading else f"{title}. {text}" for heading, text in sections]
+
+
+def _digest(texts: Sequence[str]) -> bytes:
+    h = hashlib.sha256(MODEL_ID.encode())
+    for text in texts:
+        h.update(b"\x00" + text.encode())
+    return h.digest()
+
+
+def pack(texts: Sequence[str], vectors: np.ndarray) -> bytes:
+    """The blob kept with an article: which texts and model it was made from, then the vectors."""
+    return _digest(texts) + np.ascontiguousarray(vectors, dtype="<f4").tobytes()
+
+
+def unpack(texts: Sequence[str], blob: bytes | memoryview | None) -> np.ndarray | None:
+    """The vectors in `blob` if it was made from exactly these texts by this model, else None."""
+    if blob is None:
+        return None
+    blob = bytes(blob)
+    if len(blob) != _DIGEST + len(texts) * DIMENSION * 4 or blob[:_DIGEST] != _digest(texts):
+        return None
+    return np.frombuffer(blob, dtype="<f4", offset=_DIGEST).reshape(len(texts), DIMENSION)
+
+
+@dataclass
+class Meaning:
+    vectors: np.ndarray  # unit length, one per article title and per passage
+    start: list[int]  # each document's first vector (its title's); its passages' follow in order
+    fresh: dict[int, bytes] = field(default_factory=dict)  # article id -> blob, for vectors made by this build
+
+    @classmethod
+    def build(
+        cls, documents: Sequence[tuple[int, list[str]]], kept: Mapping[int, bytes | memoryview | None] | None = None
+    ) -> "Meaning | None":
+        """Vectors for (article id, unit texts) documents, reusing the `kept` blobs that still fit.
+        None when the embedding model is unavailable or there is nothing to embed."""
+        model: Encoder | None = encoder()
+        if model is None or not documents:
+            return None
+        kept = kept or {}
+        parts: list[np.ndarray | None] = [unpack(texts, kept.get(article_id)) for article_id, texts in documents]
+        missing = [i for i, part in enumerate(parts) if part is None]
+        encoded = model.encode([text for i in missing for text in documents[i][1]])
+        fresh, at = {}, 0
+        for i in missing:
+            article_id, texts = documents[i]
+            made = encoded[at : at + len(texts)]
+            at += len(texts)
+            parts[i], fresh[article_id] = made, pack(texts, made)
+        start, at = [], 0
+        for _article_id, texts in documents:
+            start.append(at)
+            at += len(texts)
+        vectors = np.vstack([p for p in parts if p is not None]).astype(np.float32)
+        return cls(vectors, start, fresh)
+
+    def similarity(self, query: str) -> np.ndarray | None:
+        """The query's cosine with every vector; None without the model."""
+        model = encoder()
+        return None if model is None else self.vectors @ model.encode([query[:1000]])[0]
+
+    def closest(self, similarity: np.ndarray, depth: int) -> dict[int, tuple[int, float]]:
+        """The `depth` documents closest to the query (by their closest vector): doc -> (rank, cosine)."""
+        best = np.maximum.reduceat(similarity, self.start)  # each document's vectors are contiguous
+        depth = min(depth, len(best))
+        if depth <= 0:
+            return {}
+        top = np.argpartition(-best, depth - 1)[:depth]
+        top = top[np.lexsort((top, -best[top]))]
+        return {int(d): (rank, float(best[d])) for rank, d in enumerate(top)}
+
+    def cosine(self, similarity: np.ndarray, doc_id: int) -> float:
+        """The document's closeness to the query: that of its closest vector."""
+        last = self.start[doc_id + 1] if doc_id + 1 < len(self.start) else len(similarity)
+        return float(similarity[self.start[doc_id] : last].max())
+
+    def passages(self, similarity: np.ndarray, doc_id: int, count: int) -> list[float]:
+        """The cosine of each of the document's `count` passages."""
+        first = self.start[doc_id] + 1
+        return [float(c) for c in similarity[first : first + count]]

