@@ -3,10 +3,12 @@
 import subprocess
 import sys
 import textwrap
+from io import StringIO
 from pathlib import Path
 
 import numpy as np
 import pytest
+from django.core.management import call_command
 
 from assistant import embeddings, meaning
 from assistant.models import HelpArticle
@@ -128,3 +130,17 @@ def test_a_model_file_that_is_not_the_pinned_one_is_refused_and_retrieval_uses_w
     )
     assert done.stdout.splitlines() == ["refused: True", "meaning: None", "found: ['refunds']"]
     assert "Retrieval uses words alone" in done.stderr
+
+
+@pytest.mark.django_db
+def test_an_import_embeds_the_new_articles_so_that_no_customer_waits_for_it(tmp_path):
+    HelpArticle.objects.all().delete()
+    (tmp_path / "returns.md").write_text("# Returns\n\nYou can return an item within 30 days.\n")
+    (tmp_path / "delivery.md").write_text("# Delivery\n\nStandard delivery takes 3 to 5 working days.\n")
+    out = StringIO()
+    call_command("import_help_articles", str(tmp_path), stdout=out)
+    assert "Embedded 2 article(s)" in out.getvalue()
+    assert not HelpArticle.objects.filter(vectors__isnull=True).exists()
+    out = StringIO()
+    call_command("import_help_articles", str(tmp_path), stdout=out)  # nothing changed: nothing embedded
+    assert "Embedded" not in out.getvalue()

@@ -3,6 +3,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from assistant import retrieval
 from assistant.help import NoArticleFiles, import_articles
 
 
@@ -33,6 +34,11 @@ class Command(BaseCommand):
             f"Imported {result.created} new, updated {result.updated}, unchanged {result.unchanged}{removed} "
             f"article(s) from {directory}"
         )
+        # Embed the new and edited articles now, so that the first customer question after a deploy
+        # does not wait for it (a rebuild only embeds what changed).
+        index = retrieval.current_index()
+        if index.meaning is not None and index.meaning.fresh:
+            self.stdout.write(f"Embedded {len(index.meaning.fresh)} article(s) for retrieval by meaning")
         for error in result.errors:
             self.stderr.write(error)
         if result.errors:
