@@ -323,6 +323,16 @@ def _build(rows) -> Index:
     return index
 
 
+def embed_articles() -> int:
+    """Embed the published articles whose vectors are missing or stale, and store them (as the next
+    index build would); returns how many were embedded. For the import command."""
+    from assistant.models import HelpArticle
+
+    rows = HelpArticle.objects.filter(is_published=True).order_by("id")
+    index = _build(rows.values_list("id", "slug", "title", "body", "vectors"))
+    return len(index.meaning.fresh) if index.meaning is not None else 0
+
+
 def current_index() -> Index:
     """The index of the published articles, rebuilt when an article is added, edited or removed: at
     once in the process that saved it, within RECHECK_SECONDS in the others (a message would otherwise

@@ -36,9 +36,8 @@ class Command(BaseCommand):
         )
         # Embed the new and edited articles now, so that the first customer question after a deploy
         # does not wait for it (a rebuild only embeds what changed).
-        index = retrieval.current_index()
-        if index.meaning is not None and index.meaning.fresh:
-            self.stdout.write(f"Embedded {len(index.meaning.fresh)} article(s) for retrieval by meaning")
+        if embedded := retrieval.embed_articles():
+            self.stdout.write(f"Embedded {embedded} article(s) for retrieval by meaning")
         for error in result.errors:
             self.stderr.write(error)
         if result.errors:
