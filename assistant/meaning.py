@@ -80,20 +80,19 @@ class Meaning:
         model = encoder()
         return None if model is None else self.vectors @ model.encode([query[:1000]])[0]
 
-    def closest(self, similarity: np.ndarray, depth: int) -> dict[int, tuple[int, float]]:
-        """The `depth` documents closest to the query (by their closest vector): doc -> (rank, cosine)."""
-        best = np.maximum.reduceat(similarity, self.start)  # each document's vectors are contiguous
+    def per_document(self, similarity: np.ndarray) -> np.ndarray:
+        """Each document's closeness to the query: that of its closest vector."""
+        return np.maximum.reduceat(similarity, self.start)  # each document's vectors are contiguous
+
+    @staticmethod
+    def closest(best: np.ndarray, depth: int) -> dict[int, tuple[int, float]]:
+        """The `depth` documents closest to the query, from per_document(): doc -> (rank, cosine)."""
         depth = min(depth, len(best))
         if depth <= 0:
             return {}
         top = np.argpartition(-best, depth - 1)[:depth]
         top = top[np.lexsort((top, -best[top]))]
         return {int(d): (rank, float(best[d])) for rank, d in enumerate(top)}
-
-    def cosine(self, similarity: np.ndarray, doc_id: int) -> float:
-        """The document's closeness to the query: that of its closest vector."""
-        last = self.start[doc_id + 1] if doc_id + 1 < len(self.start) else len(similarity)
-        return float(similarity[self.start[doc_id] : last].max())
 
     def passages(self, similarity: np.ndarray, doc_id: int, count: int) -> list[float]:
         """The cosine of each of the document's `count` passages."""

@@ -215,12 +215,11 @@ class Index:
         similarity = self.meaning.similarity(query) if self.meaning is not None else None
         if self.meaning is not None and similarity is not None:
             # The best articles by words and by meaning, ranked by closeness in meaning and word confidence.
-            closeness, share = self.meaning, self.MEANING_SHARE
-            by_meaning = closeness.closest(similarity, self.FUSE_DEPTH)
+            closeness, share = self.meaning.per_document(similarity), self.MEANING_SHARE
+            by_meaning = Meaning.closest(closeness, self.FUSE_DEPTH)
 
             def fused(d: int) -> float:
-                cosine = by_meaning[d][1] if d in by_meaning else closeness.cosine(similarity, d)
-                return share * cosine + (1 - share) * confidence(d)
+                return share * float(closeness[d]) + (1 - share) * confidence(d)
 
             # An article sharing no word with the question comes in only when it is close in meaning.
             close = {d for d, (_rank, cosine) in by_meaning.items() if d in scores or cosine >= self.MEANING_ALONE}
@@ -323,13 +322,21 @@ def _build(rows) -> Index:
     return index
 
 
+def _published_rows():
+    """What an index is built from: (id, slug, title, body, vectors) of the published articles."""
+    from assistant.models import HelpArticle
+
+    return (
+        HelpArticle.objects.filter(is_published=True)
+        .order_by("id")
+        .values_list("id", "slug", "title", "body", "vectors")
+    )
+
+
 def embed_articles() -> int:
     """Embed the published articles whose vectors are missing or stale, and store them (as the next
     index build would); returns how many were embedded. For the import command."""
-    from assistant.models import HelpArticle
-
-    rows = HelpArticle.objects.filter(is_published=True).order_by("id")
-    index = _build(rows.values_list("id", "slug", "title", "body", "vectors"))
+    index = _build(_published_rows())
     return len(index.meaning.fresh) if index.meaning is not None else 0
 
 
@@ -351,7 +358,7 @@ def current_index() -> Index:
             return index
     published = HelpArticle.objects.filter(is_published=True)
     key = tuple(published.aggregate(n=Count("id"), latest=Max("updated_at"), ids=Max("id")).values())
-    rows = published.order_by("id").values_list("id", "slug", "title", "body", "vectors")
+    rows = _published_rows()
     with _cache_lock:
         if _cache.index is None:
             # Nothing to answer from yet: build under the lock, so every caller waits for this one build.
