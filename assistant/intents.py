@@ -84,6 +84,8 @@ def _rules(text: str) -> list[str]:
         found.append("rule:fragment")
     if language.asks_staff_to_act(text):
         found.append("rule:staff_request")
+    if language.polite_request(text):
+        found.append("rule:polite_request")
     return found
 
 

@@ -139,7 +139,12 @@ NEEDS_PERSON: dict[str, re.Pattern[str]] = {
         "persistent": r"\b(already|i'?ve|i have|i|we) (tried|updated|reinstalled|restarted|cleared|checked|did|done)\b"
         r".{0,80}\b(still|keeps?|again|every time|no luck|same)\b|"
         r"\b(still|keeps?) (a |the )?(blank|broken|fail|failing|crash|crashing|not work)|"
-        r"\b(three|several|multiple|many|few) times\b|\bevery time\b",
+        r"\b(three|several|multiple|many|few) times\b|\bevery time\b|"
+        # Tried more than once, or tried another way, and it still fails.
+        r"\b(\d+|four|five|ten|twenty|loads of|lots of|a (few|couple of|dozen)|dozens of|hundreds of) times\b|"
+        r"\b(tried|restarted|rebooted|reinstalled|refreshed|retried|reset|unplugged|updated) (it|them|the \w+|my \w+)?"
+        r" ?(too|as well|again|twice)\b|"
+        r"\b(same thing|same result|same again|made no difference|no difference|nothing changed|no change)\b",
         "data_loss": r"\blost (all )?(my |our )?(data|files|projects?|work|history)|\b(data|files|projects?|"
         r"work) (is |are |has |have )?(been )?(gone|missing|lost|deleted|disappeared|vanished)|\bdisappeared\b|"
         r"\bdeleted (it |them )?by (mistake|accident)|\baccidentally deleted",
@@ -178,7 +183,9 @@ STATUS_REQUEST = re.compile(
     r"(answered|replied|responded|looked at|looked into|read|seen|got back)\b|"
     r"\b(did|has) my " + _ABOUT + r" (go through|get through|arrive|reach)\b|"
     r"\b(hear|heard|hearing) back (on|about|regarding) (the |my |our )?" + _ABOUT + r"\b|"
-    r"\bchecking (in )?on (the|my) " + _ABOUT + r"\b"
+    r"\bchecking (in )?on (the|my) " + _ABOUT + r"\b|"
+    # "you said someone would get back to me on my case"
+    r"\bget back to (me|us)\b.{0,20}\b(on|about|regarding) (my|our|the) " + _ABOUT + r"\b"
 )
 _SMALLTALK = {
     "greeting": re.compile(r"^(hi|hello|hey|hiya|howdy|yo|good (morning|afternoon|evening)|greetings)( there)?$"),
@@ -234,7 +241,16 @@ def needs_person(text: str) -> str | None:
         asks_about = bool(re.search(r"^(how|when|what|why|does|do|is|are|will)\b", norm))
         if pattern.search(norm) and (not informational or (name == "human" and not asks_about)):
             return name
+    if not informational and _CHARGED.search((text or "")[:2000].lower()):
+        return "billing"
     return None
+
+
+# "you took £34.99", "I've been charged $12", "billed me £60": money taken, which the customer reports.
+_CHARGED = re.compile(
+    r"\b(?:you|you'?ve|u)(?: have| guys| still| then| also| just| already| again)* "
+    r"(?:took|charged|billed|taken|debited|deducted)\b|\b(?:charged|billed|debited|taken|took)\b[^.!?\n]{0,30}?[£$€]\s?\d"
+)
 
 
 # Asking the company's people to do something ("can you switch it to USD", "please arrange", "can this be
@@ -251,6 +267,27 @@ _ASKS_STAFF = re.compile(
 
 def asks_staff_to_act(text: str) -> bool:
     return bool(_ASKS_STAFF.search(_norm(text)))
+
+
+_PLEASE = re.compile(r"\b(please|pls|plz)\b")
+_ASKS_TO_KNOW = re.compile(
+    r"\b(how|what|whats|where|when|which|why|who|tell me|explain|let me know|show me|info|information|guide)\b"
+)
+
+
+def polite_request(text: str) -> bool:
+    """A request made with "please" that asks to know nothing ("need my surname changed please", "please
+    arrange"): something for the company's people to do, not a question."""
+    norm = _norm(text)
+    return (
+        bool(_PLEASE.search(norm))
+        and "?" not in (text or "")
+        and not _ASKS_TO_KNOW.search(norm)
+        and not _ABOUT_TICKETS.search(norm)  # "check my case please": a status question
+    )
+
+
+_ABOUT_TICKETS = re.compile(r"\b((ticket|case|query|enquiry|inquiry|complaint)s?|status|progress|any news|an update)\b")
 
 
 def is_status_request(text: str) -> bool:

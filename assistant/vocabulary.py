@@ -37,7 +37,8 @@ STOPWORDS = frozenset(
 GENERIC = frozenset(
     """question questions issue issues problem problems thing things stuff something help support assist account
     check earlier before matter concern query info information detail details change changes possible work works
-    working fix sort handle deal right wrong correct okay fine hmm hm um uh confused understand know""".split()
+    working fix sort handle deal right wrong correct okay fine hmm hm um uh confused understand know error errors
+    broken glitch glitchy glitching bugged messed playing acting""".split()
 )
 
 # Everyday support wording: each group's words count as one another.

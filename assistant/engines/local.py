@@ -77,7 +77,10 @@ class LocalEngine:
             earlier = [t.text for t in request.history if t.author == "customer"][-1:]
             query = " ".join([*earlier, text])
         top = max(scores, key=scores.__getitem__)
-        vague = vocabulary.is_vague(query) or (last != Outcome.CLARIFIED and top == "clarify")
+        # A topic named in a word or two ("my card", "the app") is too little to answer from.
+        vague = vocabulary.is_vague(query) or (
+            last != Outcome.CLARIFIED and (top == "clarify" or language.is_fragment(text))
+        )
         hits = [] if vague else (own_hits if query == text else tools.search_help(query, limit=3))
         asks = scores.get("answer", 0) >= 0.5 and ("?" in text or bool(language.INFORMATIONAL.search(text.lower())))
         # A plain question is answered on a weaker match than a statement; after a clarifying question, a

@@ -70,6 +70,13 @@ def test_questions_about_an_answer_to_a_ticket_are_status_requests(text):
         ("the export keeps crashing", "persistent"),
         ("I already reinstalled the app and it still crashes", "persistent"),
         ("the export crashed", "bug"),
+        ("pressed sync like 20 times, the payments are still not there", "persistent"),
+        ("router keeps dropping out. swapped the cable, same thing", "persistent"),
+        ("the light is still orange, restarted it twice", "persistent"),
+        ("you still took £19.99 after I cancelled", "billing"),
+        ("I've been charged $45 for a plan I never picked", "billing"),
+        ("how much will I be charged if I cancel early?", None),
+        ("what times are you open?", None),
         ("how do refunds work?", None),
         ("what is your refund policy", None),
         ("how do I open a support ticket?", None),
@@ -96,6 +103,30 @@ def test_problems_that_need_a_person_are_recognised_and_questions_are_not(text, 
 )
 def test_requests_for_staff_to_act_are_told_from_how_to_questions(text, asks):
     assert language.asks_staff_to_act(text) is asks
+
+
+@pytest.mark.parametrize(
+    ("text", "polite"),
+    [
+        ("need the name on my contract changed please", True),
+        ("Pause my plan for two months pls, I'm in hospital", True),
+        ("please tell me how to change my plan", False),
+        ("what are your opening hours please", False),
+        ("could you check my ticket please", False),  # a status question
+        ("can you change my plan please?", False),  # a question: the classifier weighs it
+        ("need the name on my contract changed", False),
+        ("", False),
+    ],
+)
+def test_a_request_made_with_please_that_asks_to_know_nothing_is_told_apart(text, polite):
+    assert language.polite_request(text) is polite
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"), [("my card", True), ("the app", True), ("card stuck in the machine", False)]
+)
+def test_a_topic_named_in_a_word_or_two_is_a_fragment(text, fragment):
+    assert language.is_fragment(text) is fragment
 
 
 @pytest.mark.parametrize("text", ["that didn't help", "still doesn't work", "I already tried that", "not helpful"])
@@ -142,6 +173,7 @@ def test_facts_and_codes_cost_grows_linearly_with_hostile_input(hostile):
     def read(text: str) -> None:
         language.facts(text)
         language.codes(text)
+        language.needs_person(text)
 
     small, large = _best_of_three(read, hostile(1000)), _best_of_three(read, hostile(4000))
     assert large < 8 * small + 0.005, (small, large)
