@@ -12,10 +12,12 @@ Seeding is raw SQL (INSERT ... SELECT generate_series) in one transaction, the i
 the rows.
 """
 
+import ast
 import contextlib
 import ipaddress
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -665,3 +667,150 @@ def clean_up(procs: Iterable[subprocess.Popen | None], tmp: Path, url: str, *, k
             drop_database(url, dbname_of(url))
         except Exception as exc:
             note(f"could not drop {dbname_of(url)}: {exc}")
+
+
+# --- the web server: uvicorn alone (asgi), or gunicorn and uvicorn behind nginx (split) ---------------
+
+SERVERS = ("asgi", "split")
+# What needs the ASGI application, as nginx locations: the widget's event stream and long poll (async
+# views) and the staff desk's streams (sync views answering with an async iterator, which a WSGI server
+# would read to its end in one thread). Static files go there too: loophole.asgi serves them without a thread.
+STREAM_LOCATIONS = (
+    r"~ ^/chat/conversations/\d+/(events|poll)/$",
+    r"~ ^/admin/tickets/ticket/(\d+/)?events/$",
+)
+KEEPALIVE = 5  # seconds an app server keeps an idle connection; nginx gives its own up a second earlier
+
+
+def request_threads(app: Path) -> int:
+    """`loophole.asgi.REQUEST_THREADS` of the project at `app`, read from the source (importing it sets Django up)."""
+    source = app / "loophole" / "asgi.py"
+    for node in ast.parse(source.read_text()).body:
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["REQUEST_THREADS"]:
+            return int(ast.literal_eval(node.value))
+    sys.exit(f"no REQUEST_THREADS in {source}")
+
+
+def nginx_binary() -> str | None:
+    return shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
+
+
+def check_server(mode: str) -> None:
+    """Exit with a message when the programs `mode` runs are missing."""
+    if mode != "split":
+        return
+    missing = []
+    if nginx_binary() is None:
+        missing.append("nginx (a Debian package: apt-get install -y nginx)")
+    if not (Path(sys.executable).parent / "gunicorn").exists():
+        missing.append("gunicorn (in the bench extra, which make installs into .venv)")
+    if missing:
+        sys.exit("--server split needs " + " and ".join(missing))
+
+
+def nginx_conf(tmp: Path, port: int, wsgi_port: int, asgi_port: int) -> str:
+    """nginx on `port` in front of gunicorn and uvicorn, as deploy/nginx.conf is in front of uvicorn, except
+    that X-Forwarded-For is appended to (the bench is the outer proxy naming each client) and every file
+    is in `tmp`."""
+    kinds = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    temp_paths = " ".join(f"{kind}_temp_path {tmp / kind};" for kind in kinds)
+    streams = "\n".join(
+        f"        location {where} {{ proxy_buffering off; proxy_read_timeout 1h; proxy_pass http://loophole_asgi; }}"
+        for where in STREAM_LOCATIONS
+    )
+    return f"""{"user root root;" if os.geteuid() == 0 else ""}
+worker_processes 1;
+worker_rlimit_nofile {resource.getrlimit(resource.RLIMIT_NOFILE)[0]};
+pid {tmp / "nginx.pid"};
+error_log {tmp / "nginx.log"} warn;
+events {{ worker_connections 8192; }}
+http {{
+    access_log off;
+    {temp_paths}
+    upstream loophole_wsgi {{ server 127.0.0.1:{wsgi_port}; keepalive 64; keepalive_timeout {KEEPALIVE - 1}s; }}
+    upstream loophole_asgi {{ server 127.0.0.1:{asgi_port}; keepalive 64; keepalive_timeout {KEEPALIVE - 1}s; }}
+    server {{
+        listen 127.0.0.1:{port} backlog=2048;
+        server_tokens off;
+        client_max_body_size 3m;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_set_header Host $http_host;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        location / {{ proxy_pass http://loophole_wsgi; }}
+        location /static/ {{ proxy_pass http://loophole_asgi; }}
+{streams}
+    }}
+}}
+"""
+
+
+class WebServer:
+    """The web tier a load bench measures, on `port`. asgi: `uvicorn loophole.asgi:application` with
+    `workers` processes (each with REQUEST_THREADS request threads). split: gunicorn serving
+    loophole.wsgi:application with `workers` gthread processes of REQUEST_THREADS threads each (the sync
+    capacity the asgi mode has), uvicorn with `workers` processes for the streams (STREAM_LOCATIONS), and nginx
+    on `port` routing between them. Both app servers trust the bench (and nginx) as proxies: server_env."""
+
+    def __init__(self, mode: str, port: int, tmp: Path, env: dict[str, str], app: Path,
+                 uvicorn_args: Iterable[str] = ()) -> None:  # fmt: skip
+        self.mode, self.port, self.tmp, self.env, self.app = mode, port, tmp, env, app
+        self.uvicorn_args = list(uvicorn_args)
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.logs = {name: tmp / f"{name}.log" for name in ("uvicorn", "gunicorn", "nginx")}
+
+    def _spawn(self, name: str, cmd: list[str]) -> subprocess.Popen:
+        log = self.logs[name].open("a")
+        self.procs[name] = subprocess.Popen(cmd, cwd=self.app, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        return self.procs[name]
+
+    def _uvicorn(self, workers: int, port: int) -> subprocess.Popen:
+        bin_dir = Path(sys.executable).parent
+        return self._spawn("uvicorn", [
+            str(bin_dir / "uvicorn"), "loophole.asgi:application", "--loop", "uvloop", "--http", "httptools",
+            "--workers", str(workers), "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+            "--no-proxy-headers", "--log-level", "warning", "--timeout-keep-alive", str(KEEPALIVE), *self.uvicorn_args,
+        ])  # fmt: skip
+
+    def start(self, workers: int) -> None:
+        """Start the servers and wait until the bench's port answers; exits with a log's tail if one fails."""
+        if self.mode == "asgi":
+            wait_http(f"http://127.0.0.1:{self.port}/healthz", self._uvicorn(workers, self.port), self.logs["uvicorn"])
+            return
+        bin_dir = Path(sys.executable).parent
+        wsgi_port, asgi_port = free_port(), free_port()
+        gunicorn = self._spawn("gunicorn", [
+            str(bin_dir / "gunicorn"), "loophole.wsgi:application", "--worker-class", "gthread",
+            "--workers", str(workers), "--threads", str(request_threads(self.app)), "--bind", f"127.0.0.1:{wsgi_port}",
+            "--keep-alive", str(KEEPALIVE), "--backlog", "2048", "--graceful-timeout", "5", "--log-level", "warning",
+        ])  # fmt: skip
+        uvicorn = self._uvicorn(workers, asgi_port)
+        conf = self.tmp / "nginx.conf"
+        conf.write_text(nginx_conf(self.tmp, self.port, wsgi_port, asgi_port))
+        nginx = self._spawn("nginx", [
+            str(nginx_binary()), "-c", str(conf), "-p", str(self.tmp), "-e", str(self.logs["nginx"]), "-g", "daemon off;",
+        ])  # fmt: skip
+        wait_http(f"http://127.0.0.1:{wsgi_port}/healthz", gunicorn, self.logs["gunicorn"])
+        wait_http(f"http://127.0.0.1:{asgi_port}/healthz", uvicorn, self.logs["uvicorn"])
+        wait_http(f"http://127.0.0.1:{self.port}/healthz", nginx, self.logs["nginx"])
+
+    def stop(self) -> None:
+        for name in ("nginx", "gunicorn", "uvicorn"):
+            stop(self.procs.pop(name, None))
+
+    @property
+    def roots(self) -> dict[str, int]:
+        """The process of each server (with its children, the workers), by name: `web` for the asgi mode."""
+        if self.mode == "asgi":
+            return {"web": self.procs["uvicorn"].pid}
+        return {name: proc.pid for name, proc in self.procs.items()}
+
+    @property
+    def stream_pid(self) -> int:
+        """The process holding the event streams (with one worker: the one that serves them)."""
+        return self.procs["uvicorn"].pid
+
+    def log_errors(self) -> None:
+        for name, log in self.logs.items():
+            if log.exists():
+                log_errors(name, log)

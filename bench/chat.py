@@ -1,13 +1,15 @@
 """The chat widget under the production server: round trips through the assistant, and idle streams.
 
-    .venv/bin/python bench/chat.py [--pool threads|prefork] [--seconds 30] [--ring 20] [--idle 1000] [--keep]
+    .venv/bin/python bench/chat.py [--server asgi|split] [--pool threads|prefork] [--seconds 30] [--ring 20] [--idle 1000] [--keep]
 
 Recreates the database `loophole_chatbench` on BENCH_POSTGRES_URL's server (the baseline's PostgreSQL),
 migrates it, imports help_articles, flushes db 5 of BENCH_REDIS_URL's Redis, creates customers (one password
 hash made once and reused) with database sessions and a csrftoken, and starts
 `uvicorn loophole.asgi:application --workers 2 --loop uvloop --http httptools` (DEBUG off; as the
 baseline runs; --web-workers) and one process for (c), behind the bench as its proxy (each customer
-from an address of its own in X-Forwarded-For: _common.BENCH_PROXY), and a Celery worker (`--pool=threads
+from an address of its own in X-Forwarded-For: _common.BENCH_PROXY); with `--server split`, gunicorn
+(loophole.wsgi, gthread) for the plain views and uvicorn for the streams, each with as many processes, and
+nginx in front (_common.WebServer); and a Celery worker (`--pool=threads
 --concurrency=8`, or `--pool prefork` with 2 processes) as production has one. The local assistant
 answers in the web request that stored the message, so the worker stays idle unless an answer
 fails there (its CPU is printed: 0 % says none did). Clients use aiohttp: POST /chat/conversations/<id>/messages/
@@ -117,11 +119,11 @@ def pids_named(name: str) -> list[int]:
 
 
 class CpuMeter:
-    """CPU seconds of the web server and the worker (each with its children), PostgreSQL, Redis, this bench."""
+    """CPU seconds of the web servers and the worker (each with its children), PostgreSQL, Redis, this bench."""
 
-    def __init__(self, web: int, worker: int) -> None:
+    def __init__(self, web: dict[str, int], worker: int) -> None:
         self.groups = {
-            "web": lambda: [web, *children(web)],
+            **{name: (lambda pid=pid: [pid, *children(pid)]) for name, pid in web.items()},
             "worker": lambda: [worker, *children(worker)],
             "postgres": lambda: pids_named("postgres"),
             "redis": lambda: pids_named("redis-server"),
@@ -579,7 +581,10 @@ def main() -> None:
                         help="Celery pool: threads (8) or prefork (2 processes)")  # fmt: skip
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--web-workers", type=int, default=2,
-                        help="uvicorn worker processes in (a) and (b), as the baseline runs; (c) runs one")  # fmt: skip
+                        help="web processes in (a) and (b), as the baseline runs; (c) runs one")  # fmt: skip
+    parser.add_argument("--server", choices=common.SERVERS, default="asgi",
+                        help="asgi: uvicorn serves everything; split: gunicorn the plain views, uvicorn the streams, "
+                             "nginx in front")  # fmt: skip
     parser.add_argument("--ring", type=int, default=20, help="customers per saturating client (1: the literal 32)")
     parser.add_argument("--idle", type=int, default=1000, help="idle widgets in (c): 100 customers x idle/100")
     parser.add_argument("--publishes", type=int, default=200)
@@ -596,6 +601,7 @@ def main() -> None:
                         help="run the Celery worker at this nice level (the web process keeps the CPU first)")  # fmt: skip
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
+    common.check_server(args.server)
 
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the server inherits it
@@ -606,7 +612,9 @@ def main() -> None:
     env = common.server_env(
         base, DB_URL, REDIS_URL, SMS_BACKEND="locmem", EMAIL_URL="consolemail://", PYTHONPATH=str(args.app.resolve())
     )
-    server = worker = None
+    uvicorn_args = ["--limit-concurrency", "2000", "--backlog", "2048"]
+    server = common.WebServer(args.server, port, tmp, env, args.app, uvicorn_args)
+    worker = None
     spies: list[subprocess.Popen] = []
     try:
         t = time.perf_counter()
@@ -630,20 +638,10 @@ def main() -> None:
         staff = User.objects.create_user("staff@bench.example", "bench-password-not-secret", is_staff=True)
         connection.close()
         note(f"setup {time.perf_counter() - t:.1f} s: {len(sat)} + {len(real)} + {len(idle_customers)} customers, "
-             f"{len(tickets)} idle conversations with tickets; server on {base}, Celery pool {args.pool}"
+             f"{len(tickets)} idle conversations with tickets; {args.server} server on {base}, Celery pool {args.pool}"
              + ("" if args.app.resolve() == ROOT else f"; app from {args.app}"))  # fmt: skip
 
-        server_log, worker_log = tmp / "uvicorn.log", tmp / "celery.log"
-
-        def start_server(workers: int) -> subprocess.Popen:
-            return subprocess.Popen(
-                [str(BIN / "uvicorn"), "loophole.asgi:application", "--loop", "uvloop", "--http", "httptools",
-                 "--workers", str(workers), "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--no-proxy-headers",
-                 "--log-level", "warning", "--limit-concurrency", "2000", "--backlog", "2048"],
-                cwd=args.app, env=env, stdout=server_log.open("a"), stderr=subprocess.STDOUT,
-            )  # fmt: skip
-
-        server = start_server(args.web_workers)
+        worker_log = tmp / "celery.log"
         pool = (
             ["--pool=threads", "--concurrency=8"] if args.pool == "threads" else ["--pool=prefork", "--concurrency=2"]
         )
@@ -652,16 +650,17 @@ def main() -> None:
              "--without-gossip", "--without-mingle", "--without-heartbeat"],
             cwd=args.app, env=env, stdout=worker_log.open("w"), stderr=subprocess.STDOUT,
         )  # fmt: skip
-        common.wait_http(base + "/healthz", server, server_log)
+        server.start(args.web_workers)
         asyncio.run(new_conversations(base, sat + real))
-        cpu = CpuMeter(server.pid, worker.pid)
+        cpu = CpuMeter(server.roots, worker.pid)
 
         # (a) saturation
         if "a" not in skip:
             rings = [[Stream(c, c.conversations[0]) for c in sat[k::CLIENTS]] for k in range(CLIENTS)]
             if args.profile and (BIN / "py-spy").exists():
                 Path(args.profile).mkdir(parents=True, exist_ok=True)
-                for name, pid in (("web", server.pid), ("worker", worker.pid)):
+                python = [(name, pid) for name, pid in server.roots.items() if name != "nginx"]
+                for name, pid in (*python, ("worker", worker.pid)):
                     spies.append(subprocess.Popen(
                         [str(BIN / "py-spy"), "record", "-p", str(pid), "-d", str(int(args.seconds) - 5), "-r", "100",
                          "--subprocesses", "--nonblocking", "--gil", "-f", "raw", "-o", str(Path(args.profile) / f"{name}.txt")],
@@ -696,17 +695,17 @@ def main() -> None:
 
         # (c) idle widgets
         if "c" not in skip:
-            if args.web_workers != 1:  # (c) measures one web process
-                stop(server)
-                server = start_server(1)
-                common.wait_http(base + "/healthz", server, server_log)
-            asyncio.run(idle_widgets(base, server.pid, idle_customers, tickets, staff, args.publishes, 3))
-        for name, log in (("uvicorn", server_log), ("celery", worker_log)):
-            common.log_errors(name, log)
+            if args.web_workers != 1:  # (c) measures one web process (in split mode, one of each server)
+                server.stop()
+                server.start(1)
+            asyncio.run(idle_widgets(base, server.stream_pid, idle_customers, tickets, staff, args.publishes, 3))
+        server.log_errors()
+        common.log_errors("celery", worker_log)
     finally:
         for spy in spies:
             stop(spy)
-        common.clean_up([server, worker], tmp, DB_URL, keep=args.keep)
+        server.stop()
+        common.clean_up([worker], tmp, DB_URL, keep=args.keep)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 """The signed Twilio webhook POST /channels/sms/inbound under the production server, with a Celery worker.
 
-    .venv/bin/python bench/sms_webhook.py [--customers 300] [--unknown 60] [--seconds 20] [--rate 50]
+    .venv/bin/python bench/sms_webhook.py [--server asgi|split] [--customers 300] [--unknown 60] [--seconds 20] [--rate 50]
 
 Starts (and stops) uvicorn loophole.asgi:application (--loop uvloop --http httptools, 2 workers as the baseline runs,
-DEBUG=false) and `nice -n 10 celery -A loophole worker --pool=threads --concurrency=4` (--worker-nice) on a fresh database
+DEBUG=false; with `--server split` nginx in front of gunicorn loophole.wsgi:application, which then takes the
+webhook, and uvicorn: _common.WebServer) and `nice -n 10 celery -A loophole worker --pool=threads --concurrency=4` (--worker-nice) on a fresh database
 `loophole_smsbench` (on BENCH_POSTGRES_URL's server, the baseline's PostgreSQL) and db 6 of BENCH_REDIS_URL. SMS
 replies go through SMS_BACKEND=file into a temporary directory. Requests are signed beforehand with
 twilio's RequestValidator, each with its own MessageSid, from customers with PhoneNumber rows and
@@ -257,37 +258,39 @@ def main() -> None:
     parser.add_argument("--worker-nice", type=int, default=10,
                         help="the Celery worker's nice level: on a shared host Twilio's acknowledgements come "
                              "first and the replies catch up (0: equal footing)")  # fmt: skip
+    parser.add_argument("--server", choices=common.SERVERS, default="asgi",
+                        help="asgi: uvicorn serves everything; split: gunicorn the plain views (the webhook), "
+                             "uvicorn the streams, nginx in front")  # fmt: skip
+    parser.add_argument("--app", type=Path, default=ROOT,
+                        help="run the server and worker from this copy of the project (to measure a candidate change)")  # fmt: skip
     args = parser.parse_args()
+    common.check_server(args.server)
 
     metric("background_busy", background(), "%")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     tmp = Path(tempfile.mkdtemp(prefix="sms-bench-"))
-    env = common.server_env(base, DB_URL, REDIS_URL, **twilio_env(tmp))
-    server = worker = None
+    env = common.server_env(base, DB_URL, REDIS_URL, PYTHONPATH=str(args.app.resolve()), **twilio_env(tmp))
+    server = common.WebServer(args.server, port, tmp, env, args.app)
+    worker = None
     try:
         common.recreate_database(DB_URL)
         common.flush_redis(REDIS_URL)
         known = seed(env, args.customers)
         unknown = [f"+1555{7000000 + i:07d}" for i in range(args.unknown)]
-        note(f"{args.customers} customers with a phone number, {args.unknown} unknown numbers; server on {base}")
+        note(f"{args.customers} customers with a phone number, {args.unknown} unknown numbers; "
+             f"{args.server} server on {base}")  # fmt: skip
         sat_items = presign(int(args.seconds * 600) + 2000, base, known, unknown, "sat")
         warm_items, sat_items = sat_items[:200], sat_items[200:]
         steady_items = presign(int(args.seconds * args.rate), base, known, unknown, "steady")
 
-        server_log, worker_log = tmp / "uvicorn.log", tmp / "celery.log"
-        server = subprocess.Popen(
-            [str(BIN / "uvicorn"), "loophole.asgi:application", "--loop", "uvloop", "--http", "httptools",
-             "--workers", "2", "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",
-             "--no-proxy-headers"],
-            cwd=ROOT, env=env, stdout=server_log.open("w"), stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        worker_log = tmp / "celery.log"
         worker = subprocess.Popen(
             ["nice", "-n", str(args.worker_nice), str(BIN / "celery"), "-A", "loophole", "worker", "--pool=threads", "--concurrency=4",
              "--loglevel=warning", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            cwd=ROOT, env=env, stdout=worker_log.open("w"), stderr=subprocess.STDOUT,
+            cwd=args.app, env=env, stdout=worker_log.open("w"), stderr=subprocess.STDOUT,
         )  # fmt: skip
-        common.wait_http(base + PATH, server, server_log)  # 405 to a GET: it is up
+        server.start(2)
         sent = Sent()
 
         # (a) saturation
@@ -338,10 +341,11 @@ def main() -> None:
         metric("sms_replies_sent_by_backend", files, "")
         note(f"sms conversations {c['conversations']}, numbers with more than one open conversation "
              f"{c['dup_conversations']}, outbound messages {c['outbound']}")  # fmt: skip
-        for name, log in (("uvicorn", server_log), ("celery", worker_log)):
-            common.log_errors(name, log)
+        server.log_errors()
+        common.log_errors("celery", worker_log)
     finally:
-        common.clean_up([server, worker], tmp, DB_URL, keep=args.keep)
+        server.stop()
+        common.clean_up([worker], tmp, DB_URL, keep=args.keep)
 
 
 if __name__ == "__main__":

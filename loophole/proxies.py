@@ -1,9 +1,9 @@
 """The client's address behind reverse proxies: settings.TRUSTED_PROXIES says whose X-Forwarded-For counts.
 
-The address is decided once per request, at the ASGI entry (loophole.asgi), and written into the
-server's scope: Django's REMOTE_ADDR, so the request limits and the log-in lock-out
-(ratelimit.client_ip), and the server's access log all name the same client. The server must not
-rewrite the address itself (uvicorn --no-proxy-headers).
+The address is decided once per request, at the ASGI entry (loophole.asgi) or the WSGI entry
+(loophole.wsgi), and written into the server's scope or environ: Django's REMOTE_ADDR, so the request
+limits and the log-in lock-out (ratelimit.client_ip), and the ASGI server's access log all name the
+same client. The server must not rewrite the address itself (uvicorn --no-proxy-headers).
 """
 
 import ipaddress
@@ -92,3 +92,12 @@ def set_client(scope: dict[str, Any], proxies: tuple[Network, ...]) -> None:
     address = client_address(client[0], b",".join(values).decode("latin-1"), proxies)
     if address != client[0]:
         scope["client"] = (address, 0)
+
+
+def set_remote_addr(environ: dict[str, Any], proxies: tuple[Network, ...]) -> None:
+    """Name the client in a WSGI environ, in place (the WSGI server joins repeated headers with commas)."""
+    forwarded_for = environ.get("HTTP_X_FORWARDED_FOR")
+    peer = environ.get("REMOTE_ADDR")
+    if not proxies or not forwarded_for or not peer:
+        return
+    environ["REMOTE_ADDR"] = client_address(peer, forwarded_for, proxies)

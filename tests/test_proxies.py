@@ -6,10 +6,13 @@ import os
 import subprocess
 import sys
 import time
+from wsgiref.util import setup_testing_defaults
 
 import pytest
+from django.core.signals import request_started
 
 from loophole.proxies import MAX_HOPS, client_address, parse_address, parse_networks, set_client
+from loophole.wsgi import application
 from tests.conftest import ROOT
 from tests.environment import PRODUCT_VARIABLES
 from tests.test_deploy import production_env
@@ -106,6 +109,41 @@ def test_the_scope_names_the_client_once_and_the_proxys_headers_are_read_in_orde
         before = dict(scope)
         set_client(scope, PROXY)  # a Unix socket has no client address; lifespan no client at all
         assert scope == before
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded_for", "trusted", "client"),
+    [
+        ("10.0.0.2", "198.51.100.1", "10.0.0.2", "198.51.100.1"),
+        ("10.0.0.2", "127.0.0.1, 198.51.100.1", "10.0.0.2", "198.51.100.1"),
+        ("203.0.113.9", "127.0.0.1", "10.0.0.2", "203.0.113.9"),
+        ("10.0.0.2", "198.51.100.1", "", "10.0.0.2"),
+        ("10.0.0.2", "198.51.100.1, unknown", "10.0.0.2", "10.0.0.2"),
+        ("10.0.0.2", None, "10.0.0.2", "10.0.0.2"),
+    ],
+    ids=["trusted-proxy", "client-prepends-a-lie", "untrusted-peer-spoofs-loopback", "no-proxies-configured",
+         "malformed-entry", "no-header"],
+)  # fmt: skip
+@pytest.mark.django_db
+def test_the_wsgi_application_names_the_client_as_the_asgi_one_does(settings, peer, forwarded_for, trusted, client):
+    settings.TRUSTED_PROXIES = parse_networks(trusted)
+    environ = {"PATH_INFO": "/healthz", "REMOTE_ADDR": peer}
+    if forwarded_for is not None:
+        environ["HTTP_X_FORWARDED_FOR"] = forwarded_for
+    setup_testing_defaults(environ)
+    seen: list[str] = []
+
+    def record(sender, environ, **kwargs):
+        seen.append(environ["REMOTE_ADDR"])
+
+    request_started.connect(record)
+    try:
+        statuses: list[str] = []
+        body = b"".join(application(environ, lambda status, headers, exc_info=None: statuses.append(status)))
+    finally:
+        request_started.disconnect(record)
+    assert statuses == ["200 OK"], body[:200]
+    assert seen == [client]
 
 
 @pytest.mark.parametrize(
