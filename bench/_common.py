@@ -671,7 +671,7 @@ def clean_up(procs: Iterable[subprocess.Popen | None], tmp: Path, url: str, *, k
 
 # --- the web server: uvicorn alone (asgi), or gunicorn and uvicorn behind nginx (split) ---------------
 
-SERVERS = ("asgi", "split")
+SERVERS = ("asgi", "split", "asgi-nginx")
 # What needs the ASGI application, as nginx locations: the widget's event stream and long poll (async
 # views) and the staff desk's streams (sync views answering with an async iterator, which a WSGI server
 # would read to its end in one thread). Static files go there too: loophole.asgi serves them without a thread.
@@ -697,15 +697,15 @@ def nginx_binary() -> str | None:
 
 def check_server(mode: str) -> None:
     """Exit with a message when the programs `mode` runs are missing."""
-    if mode != "split":
+    if mode == "asgi":
         return
     missing = []
     if nginx_binary() is None:
         missing.append("nginx (a Debian package: apt-get install -y nginx)")
-    if not (Path(sys.executable).parent / "gunicorn").exists():
+    if mode == "split" and not (Path(sys.executable).parent / "gunicorn").exists():
         missing.append("gunicorn (in the bench extra, which make installs into .venv)")
     if missing:
-        sys.exit("--server split needs " + " and ".join(missing))
+        sys.exit(f"--server {mode} needs " + " and ".join(missing))
 
 
 def nginx_conf(tmp: Path, port: int, wsgi_port: int, asgi_port: int) -> str:
@@ -750,7 +750,9 @@ class WebServer:
     `workers` processes (each with REQUEST_THREADS request threads). split: gunicorn serving
     loophole.wsgi:application with `workers` gthread processes of REQUEST_THREADS threads each (the sync
     capacity the asgi mode has), uvicorn with `workers` processes for the streams (STREAM_LOCATIONS), and nginx
-    on `port` routing between them. Both app servers trust the bench (and nginx) as proxies: server_env."""
+    on `port` routing between them. asgi-nginx: the asgi mode behind the same nginx (both routes to uvicorn),
+    so that split is compared with the same proxy hop. The app servers trust the bench (and nginx) as
+    proxies: server_env."""
 
     def __init__(self, mode: str, port: int, tmp: Path, env: dict[str, str], app: Path,
                  uvicorn_args: Iterable[str] = ()) -> None:  # fmt: skip
@@ -779,20 +781,29 @@ class WebServer:
             return
         bin_dir = Path(sys.executable).parent
         wsgi_port, asgi_port = free_port(), free_port()
+        if self.mode == "asgi-nginx":
+            uvicorn = self._uvicorn(workers, asgi_port)
+            self._nginx(asgi_port, asgi_port)
+            wait_http(f"http://127.0.0.1:{asgi_port}/healthz", uvicorn, self.logs["uvicorn"])
+            wait_http(f"http://127.0.0.1:{self.port}/healthz", self.procs["nginx"], self.logs["nginx"])
+            return
         gunicorn = self._spawn("gunicorn", [
             str(bin_dir / "gunicorn"), "loophole.wsgi:application", "--worker-class", "gthread",
             "--workers", str(workers), "--threads", str(request_threads(self.app)), "--bind", f"127.0.0.1:{wsgi_port}",
             "--keep-alive", str(KEEPALIVE), "--backlog", "2048", "--graceful-timeout", "5", "--log-level", "warning",
         ])  # fmt: skip
         uvicorn = self._uvicorn(workers, asgi_port)
-        conf = self.tmp / "nginx.conf"
-        conf.write_text(nginx_conf(self.tmp, self.port, wsgi_port, asgi_port))
-        nginx = self._spawn("nginx", [
-            str(nginx_binary()), "-c", str(conf), "-p", str(self.tmp), "-e", str(self.logs["nginx"]), "-g", "daemon off;",
-        ])  # fmt: skip
+        nginx = self._nginx(wsgi_port, asgi_port)
         wait_http(f"http://127.0.0.1:{wsgi_port}/healthz", gunicorn, self.logs["gunicorn"])
         wait_http(f"http://127.0.0.1:{asgi_port}/healthz", uvicorn, self.logs["uvicorn"])
         wait_http(f"http://127.0.0.1:{self.port}/healthz", nginx, self.logs["nginx"])
+
+    def _nginx(self, wsgi_port: int, asgi_port: int) -> subprocess.Popen:
+        conf = self.tmp / "nginx.conf"
+        conf.write_text(nginx_conf(self.tmp, self.port, wsgi_port, asgi_port))
+        return self._spawn("nginx", [
+            str(nginx_binary()), "-c", str(conf), "-p", str(self.tmp), "-e", str(self.logs["nginx"]), "-g", "daemon off;",
+        ])  # fmt: skip
 
     def stop(self) -> None:
         for name in ("nginx", "gunicorn", "uvicorn"):

@@ -1,6 +1,6 @@
 """The chat widget under the production server: round trips through the assistant, and idle streams.
 
-    .venv/bin/python bench/chat.py [--server asgi|split] [--pool threads|prefork] [--seconds 30] [--ring 20] [--idle 1000] [--keep]
+    .venv/bin/python bench/chat.py [--server asgi|split|asgi-nginx] [--pool threads|prefork] [--seconds 30] [--ring 20] [--idle 1000] [--keep]
 
 Recreates the database `loophole_chatbench` on BENCH_POSTGRES_URL's server (the baseline's PostgreSQL),
 migrates it, imports help_articles, flushes db 5 of BENCH_REDIS_URL's Redis, creates customers (one password

@@ -1,6 +1,6 @@
 """The signed Twilio webhook POST /channels/sms/inbound under the production server, with a Celery worker.
 
-    .venv/bin/python bench/sms_webhook.py [--server asgi|split] [--customers 300] [--unknown 60] [--seconds 20] [--rate 50]
+    .venv/bin/python bench/sms_webhook.py [--server asgi|split|asgi-nginx] [--customers 300] [--unknown 60] [--seconds 20] [--rate 50]
 
 Starts (and stops) uvicorn loophole.asgi:application (--loop uvloop --http httptools, 2 workers as the baseline runs,
 DEBUG=false; with `--server split` nginx in front of gunicorn loophole.wsgi:application, which then takes the

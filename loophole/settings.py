@@ -145,9 +145,8 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "loophole.User"
-# Django's model backend and database sessions, each with its per-request read written by hand.
+# Django's model backend (under the name existing sessions recorded) and database sessions.
 AUTHENTICATION_BACKENDS = ["loophole.auth.Backend"]
-SESSION_ENGINE = "loophole.sessions"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -12,10 +12,9 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from channels_io.chat import stream
 from channels_io.sms import adapter
 from tests.conftest import ROOT
-from tests.factories import StaffFactory, UserFactory
+from tests.factories import UserFactory
 from tickets import services, statements
 from tickets.models import Message
 
@@ -128,18 +127,6 @@ def test_the_orm_statements_give_the_hand_written_ones_results():
         newest = (conversation.pk, None, "")
         assert orm.lock_conversation(*newest) == statements.lock_conversation(*newest)
     assert Message.objects.filter(external_id="x:1").count() == 1
-
-
-@pytest.mark.django_db
-def test_the_orm_snapshot_gives_the_one_statement_s_view():
-    orm = off("snapshot")
-    conversation = services.open_conversation(channel="chat", customer=UserFactory())
-    first, _ = services.store_customer_message(conversation.pk, "I was charged <twice>")
-    ticket = services.create_ticket(conversation.pk, title="Charged twice", description="Charged twice")
-    services.add_staff_reply(ticket.pk, staff=StaffFactory(), text="Refunded.")
-    for after in (0, first.pk, 2**62):
-        assert orm.snapshot(conversation.pk, after) == stream.snapshot(conversation.pk, after)
-    assert orm.snapshot(conversation.pk + 1000, 0) is None is stream.snapshot(conversation.pk + 1000, 0)
 
 
 @pytest.mark.django_db

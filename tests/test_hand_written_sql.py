@@ -5,25 +5,21 @@ import re
 from collections.abc import Callable, Iterator
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.sessions.models import Session
 from django.db import connection
 from django.db.models import Model
 
-from channels_io.chat import stream
 from channels_io.models import InboundText
 from channels_io.sms import adapter
-from loophole import rows, sessions
+from loophole import rows
 from tickets import statements
 from tickets.models import Conversation, Message, Ticket
 
-MODELS: tuple[type[Model], ...] = (Conversation, Message, Ticket, InboundText, Session, get_user_model())
+MODELS: tuple[type[Model], ...] = (Conversation, Message, Ticket, InboundText)
 
 
 def _builders() -> dict[str, Callable[[], str]]:
     vendor = connection.vendor
     return {
-        "stream.snapshot": stream._snapshot_sql,
         "sms.accept": lambda: adapter._accept_sql(vendor),
         "statements.lock_conversation": lambda: statements._lock_sql(False, vendor),
         "statements.lock_conversation (scoped)": lambda: statements._lock_sql(True, vendor),
@@ -32,20 +28,16 @@ def _builders() -> dict[str, Callable[[], str]]:
         "statements.mark_newest": lambda: statements._newest_sql(vendor),
         "statements.claim": lambda: statements._claim_sql(vendor),
         "statements.turns_before": lambda: statements._turns_sql(vendor),
-        "sessions.load": lambda: f"{rows.select(Session)} WHERE {sessions._unexpired_where(vendor)}",
-        "auth.get_user": lambda: rows.select(get_user_model()),
     }
 
 
 _CACHED = (
-    stream._snapshot_sql,
     adapter._accept_sql,
     statements._lock_sql,
     statements._insert_message_sql,
     statements._newest_sql,
     statements._claim_sql,
     statements._turns_sql,
-    sessions._unexpired_where,
     rows._columns,
 )
 

@@ -1,4 +1,4 @@
-"""What an open widget is shown: its conversation read in one statement, and the event stream that
+"""What an open widget is shown: its conversation read in two statements, and the event stream that
 keeps it live from pokes (their news when it follows on, the database otherwise) for as long as its
 session logs the customer in and newer streams of the customer leave it open (see leases)."""
 
@@ -6,19 +6,15 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any, overload
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections, connection
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from channels_io import push
 from channels_io.chat import away, leases
-from loophole import rows
 from tickets import selectors
 from tickets.models import Conversation, Message, Ticket
 
@@ -82,62 +78,26 @@ def reply_json(ticket: Ticket) -> dict[str, str] | None:
     return None if reply is None else {"text": reply.text, "created_at": reply.at.isoformat()}
 
 
-TICKET_COLUMNS = ("reference", "title", "status", "summary", "created_at", "resolved_at", "action_taken")
-MESSAGE_COLUMNS = ("id", "author", "text", "created_at")
-
-
-@lru_cache(maxsize=1)
-def _snapshot_sql() -> str:
-    """One statement for the widget's whole view: the conversation's state, its ticket and the messages
-    after an id. The stream runs it on every poke, so it is written once here rather than compiled by
-    the ORM each time (which cost more than the query itself)."""
-    qn, col = connection.ops.quote_name, rows.column  # names from the models' metadata; values are parameters
-    conversation, ticket, message = (qn(m._meta.db_table) for m in (Conversation, Ticket, Message))
-    ticket_columns = ", ".join(f"t.{col(Ticket, name)}" for name in ("id", *TICKET_COLUMNS))
-    message_columns = ", ".join(f"m.{col(Message, name)}" for name in MESSAGE_COLUMNS)
-    c_id, m_id = f"c.{col(Conversation, 'id')}", f"m.{col(Message, 'id')}"
-    return (
-        f"SELECT c.{col(Conversation, 'state')}, {ticket_columns}, {message_columns} "  # noqa: S608
-        f"FROM {conversation} c "
-        f"LEFT JOIN {ticket} t ON t.{col(Ticket, 'conversation')} = {c_id} "
-        f"LEFT JOIN {message} m ON m.{col(Message, 'conversation')} = {c_id} AND {m_id} > %s "
-        f"WHERE {c_id} = %s ORDER BY {m_id} LIMIT {PAGE}"
-    )
-
-
-@overload
-def _aware(value: datetime | str) -> datetime: ...
-@overload
-def _aware(value: datetime | str | None) -> datetime | None: ...
-def _aware(value: datetime | str | None) -> datetime | None:
-    """A timestamp from a raw row: SQLite may hand back text or a naive UTC time."""
-    if isinstance(value, str):
-        value = parse_datetime(value)
-    if value is not None and timezone.is_naive(value):
-        value = timezone.make_aware(value, UTC)
-    return value
-
-
 def snapshot(conversation_id: int, after: int) -> dict[str, Any] | None:
     """State, ticket and the messages after `after` of one conversation (the widget's whole view);
-    None once the conversation is gone (purged). One statement: the stream runs this on every poke."""
-    with connection.cursor() as cursor:
-        cursor.execute(_snapshot_sql(), [after, conversation_id])
-        rows = cursor.fetchall()
-    if not rows:
+    None once the conversation is gone (purged). Two statements: the conversation with its ticket, then
+    its messages."""
+    conversation = Conversation.objects.select_related("ticket").filter(pk=conversation_id).first()
+    if conversation is None:
         return None
-    state, ticket_id, *ticket_values = rows[0][: 2 + len(TICKET_COLUMNS)]
-    ticket = None
-    if ticket_id is not None:
-        fields = dict(zip(TICKET_COLUMNS, ticket_values, strict=True))
-        for name in ("created_at", "resolved_at"):
-            fields[name] = _aware(fields[name])
-        ticket = Ticket(id=ticket_id, **fields)
-    messages = []
-    for pk, author, text, created_at in (row[2 + len(TICKET_COLUMNS) :] for row in rows):
-        if pk is not None:
-            messages.append({"id": pk, "author": author, "text": text, "created_at": _aware(created_at).isoformat()})
-    return {"state": state, "ticket": ticket_json(ticket), "messages": messages}
+    messages = (
+        Message.objects.filter(conversation_id=conversation_id, id__gt=after)
+        .order_by("id")
+        .values_list("id", "author", "text", "created_at")[:PAGE]
+    )
+    return {
+        "state": conversation.state,
+        "ticket": ticket_json(getattr(conversation, "ticket", None)),
+        "messages": [
+            {"id": pk, "author": author, "text": text, "created_at": created_at.isoformat()}
+            for pk, author, text, created_at in messages
+        ],
+    }
 
 
 def in_thread(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -3,12 +3,12 @@
 from datetime import timedelta
 
 import pytest
+from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 from time_machine import travel
 
-from loophole.sessions import SessionStore
 from tests.conftest import wait_until
 from tests.factories import StaffFactory, make_ticket
 from tickets import services, tasks
