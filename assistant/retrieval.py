@@ -11,6 +11,7 @@ import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import pairwise
 from time import monotonic
 
@@ -252,7 +253,7 @@ class Index:
             best = sorted(range(len(scores)), key=lambda i: -scores[i])[:2]
             found: set[tuple[str, str]] = set()
             for text in (doc.title, *(doc.passages[i] for i in best)):
-                found |= pairs & set(pairwise(terms(text)))
+                found |= pairs & _word_pairs(text)
             weight = sum(self.idf.get(a, 0.0) + self.idf.get(b, 0.0) for a, b in found)
             return self.PHRASE_SHARE * top_unit * weight / (1.0 + weight)
 
@@ -285,6 +286,13 @@ class Index:
 RECHECK_SECONDS = 1.0  # how stale another process's article edit may be seen here
 
 _cache_lock = threading.Lock()
+
+
+# The word pairs of an article's title or passage, remembered: reading them (phrases folded, words stemmed)
+# cost ten times the rest of a search, and the same few articles come up again and again.
+@lru_cache(maxsize=2048)
+def _word_pairs(text: str) -> frozenset[tuple[str, str]]:
+    return frozenset(pairwise(terms(text)))
 
 
 @dataclass
