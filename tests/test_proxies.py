@@ -10,6 +10,7 @@ from wsgiref.util import setup_testing_defaults
 
 import pytest
 from django.core.signals import request_started
+from django.db import close_old_connections
 
 from loophole.proxies import MAX_HOPS, client_address, parse_address, parse_networks, set_client
 from loophole.wsgi import application
@@ -137,11 +138,14 @@ def test_the_wsgi_application_names_the_client_as_the_asgi_one_does(settings, pe
         seen.append(environ["REMOTE_ADDR"])
 
     request_started.connect(record)
+    # As Django's test client does: the test's transaction keeps its connection through the request.
+    request_started.disconnect(close_old_connections)
     try:
         statuses: list[str] = []
         body = b"".join(application(environ, lambda status, headers, exc_info=None: statuses.append(status)))
     finally:
         request_started.disconnect(record)
+        request_started.connect(close_old_connections)
     assert statuses == ["200 OK"], body[:200]
     assert seen == [client]
 
