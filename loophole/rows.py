@@ -1,8 +1,8 @@
 """Model instances from rows read by a hand-written statement, converted as the ORM converts them.
 
-For the few reads every request makes (its session, its user, the conversation it locks), building
-the query with the ORM cost more than running it. These read the model's concrete columns in order
-with SQL of their own, and turn each row into an instance here.
+For the conversation every chat message locks (tickets.statements.lock_conversation), building the
+query with the ORM cost more than running it. The statement reads the model's concrete columns in
+order with SQL of its own, and the row is turned into an instance here.
 """
 
 from collections.abc import Callable, Sequence
@@ -18,11 +18,6 @@ M = TypeVar("M", bound=Model)
 def columns(model: type[Model], alias: str = "") -> str:
     """The model's concrete columns, in field order (what instance() reads), qualified by `alias`."""
     return _columns(model, alias, connection.vendor)
-
-
-def select(model: type[Model]) -> str:
-    """`SELECT <the model's concrete columns> FROM <its table>`."""
-    return f"SELECT {columns(model)} FROM {connection.ops.quote_name(model._meta.db_table)}"  # noqa: S608
 
 
 def field(model: type[Model], name: str) -> Field:
@@ -42,15 +37,6 @@ def column(model: type[Model], name: str) -> str:
 def _columns(model: type[Model], alias: str, vendor: str) -> str:
     prefix = f"{alias}." if alias else ""
     return ", ".join(prefix + connection.ops.quote_name(f.column) for f in model._meta.concrete_fields)
-
-
-def one(model: type[M], where: str, params: Sequence[Any]) -> M | None:
-    """The instance read by `SELECT <the model's concrete columns> FROM <its table> WHERE <where>`
-    (its first row), or None."""
-    with connection.cursor() as cursor:
-        cursor.execute(f"{select(model)} WHERE {where}", params)
-        row = cursor.fetchone()
-    return None if row is None else instance(model, row)
 
 
 def instance(model: type[M], row: Sequence[Any]) -> M:
