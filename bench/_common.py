@@ -779,24 +779,19 @@ class WebServer:
         if self.mode == "asgi":
             wait_http(f"http://127.0.0.1:{self.port}/healthz", self._uvicorn(workers, self.port), self.logs["uvicorn"])
             return
-        bin_dir = Path(sys.executable).parent
-        wsgi_port, asgi_port = free_port(), free_port()
-        if self.mode == "asgi-nginx":
-            uvicorn = self._uvicorn(workers, asgi_port)
-            self._nginx(asgi_port, asgi_port)
-            wait_http(f"http://127.0.0.1:{asgi_port}/healthz", uvicorn, self.logs["uvicorn"])
-            wait_http(f"http://127.0.0.1:{self.port}/healthz", self.procs["nginx"], self.logs["nginx"])
-            return
-        gunicorn = self._spawn("gunicorn", [
-            str(bin_dir / "gunicorn"), "loophole.wsgi:application", "--worker-class", "gthread",
-            "--workers", str(workers), "--threads", str(request_threads(self.app)), "--bind", f"127.0.0.1:{wsgi_port}",
-            "--keep-alive", str(KEEPALIVE), "--backlog", "2048", "--graceful-timeout", "5", "--log-level", "warning",
-        ])  # fmt: skip
-        uvicorn = self._uvicorn(workers, asgi_port)
-        nginx = self._nginx(wsgi_port, asgi_port)
-        wait_http(f"http://127.0.0.1:{wsgi_port}/healthz", gunicorn, self.logs["gunicorn"])
-        wait_http(f"http://127.0.0.1:{asgi_port}/healthz", uvicorn, self.logs["uvicorn"])
-        wait_http(f"http://127.0.0.1:{self.port}/healthz", nginx, self.logs["nginx"])
+        asgi_port = free_port()
+        servers = [("uvicorn", asgi_port, self._uvicorn(workers, asgi_port))]
+        wsgi_port = asgi_port  # asgi-nginx: both of nginx's routes go to uvicorn
+        if self.mode == "split":
+            wsgi_port = free_port()
+            servers.append(("gunicorn", wsgi_port, self._spawn("gunicorn", [
+                str(Path(sys.executable).parent / "gunicorn"), "loophole.wsgi:application", "--worker-class", "gthread",
+                "--workers", str(workers), "--threads", str(request_threads(self.app)), "--bind", f"127.0.0.1:{wsgi_port}",
+                "--keep-alive", str(KEEPALIVE), "--backlog", "2048", "--graceful-timeout", "5", "--log-level", "warning",
+            ])))  # fmt: skip
+        servers.append(("nginx", self.port, self._nginx(wsgi_port, asgi_port)))
+        for name, port, proc in servers:
+            wait_http(f"http://127.0.0.1:{port}/healthz", proc, self.logs[name])
 
     def _nginx(self, wsgi_port: int, asgi_port: int) -> subprocess.Popen:
         conf = self.tmp / "nginx.conf"
