@@ -682,13 +682,25 @@ STREAM_LOCATIONS = (
 KEEPALIVE = 5  # seconds an app server keeps an idle connection; nginx gives its own up a second earlier
 
 
+def module_constant(source: str, name: str) -> object:
+    """The literal a module's source assigns to `name` at its top level, read without importing it.
+    Raises LookupError when there is none."""
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == [name]:
+            return ast.literal_eval(node.value)
+    raise LookupError(name)
+
+
 def request_threads(app: Path) -> int:
     """`loophole.asgi.REQUEST_THREADS` of the project at `app`, read from the source (importing it sets Django up)."""
     source = app / "loophole" / "asgi.py"
-    for node in ast.parse(source.read_text()).body:
-        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["REQUEST_THREADS"]:
-            return int(ast.literal_eval(node.value))
-    sys.exit(f"no REQUEST_THREADS in {source}")
+    try:
+        threads = module_constant(source.read_text(), "REQUEST_THREADS")
+    except LookupError:
+        threads = None
+    if not isinstance(threads, int):
+        sys.exit(f"no REQUEST_THREADS number in {source}")
+    return threads
 
 
 def nginx_binary() -> str | None:

@@ -35,7 +35,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import ROOT, metric, note
+from _common import ROOT, metric, module_constant, note
 
 HERE = Path(__file__).resolve().parent
 REPLACEMENTS = HERE / "pieces"
@@ -67,10 +67,10 @@ DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 def target_of(replacement: str) -> str:
     """The TARGET a replacement names: the module's path in the project."""
-    for node in ast.parse(replacement).body:
-        if isinstance(node, ast.Assign) and [getattr(t, "id", "") for t in node.targets] == ["TARGET"]:
-            return ast.literal_eval(node.value)
-    raise ValueError("a replacement names its TARGET module")
+    try:
+        return str(module_constant(replacement, "TARGET"))
+    except LookupError:
+        raise ValueError("a replacement names its TARGET module") from None
 
 
 def module_name(path: str) -> str:
