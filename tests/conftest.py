@@ -4,11 +4,13 @@ Tests that need PostgreSQL, Redis or Chromium skip with the reason when those ar
 `--fail-on-skip` (as .ci/run passes) any skip fails the run.
 """
 
+import importlib.util
 import os
 import socket
 import subprocess
 import sys
 import time
+import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -100,6 +102,20 @@ def requires_redis() -> str:
 def requires_postgres() -> None:
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL: set DATABASE_URL=postgres://…")
+
+
+def bench_module(name: str) -> types.ModuleType:
+    """bench/<name>.py, loaded from its file (bench/ is scripts, not a package; they import `_common`)."""
+    bench = str(ROOT / "bench")
+    sys.path.insert(0, bench)
+    try:
+        spec = importlib.util.spec_from_file_location(f"bench_{name.lstrip('_')}", ROOT / "bench" / f"{name}.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(bench)
+    return module
 
 
 def free_port() -> int:

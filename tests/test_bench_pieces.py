@@ -3,8 +3,6 @@ still apply to this tree, import, and give the results of the pieces they replac
 
 import ast
 import importlib
-import importlib.util
-import sys
 import types
 from datetime import timedelta
 
@@ -13,27 +11,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from channels_io.sms import adapter
-from tests.conftest import ROOT
+from tests.conftest import ROOT, bench_module
 from tests.factories import UserFactory
 from tickets import services, statements
 from tickets.models import Message
 
-
-def load_driver() -> types.ModuleType:
-    """bench/pieces.py, loaded from its file (bench/ is scripts, not a package)."""
-    bench = str(ROOT / "bench")
-    sys.path.insert(0, bench)  # for its `import _common`
-    try:
-        spec = importlib.util.spec_from_file_location("bench_pieces", ROOT / "bench" / "pieces.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(bench)
-    return module
-
-
-DRIVER = load_driver()
+DRIVER = bench_module("pieces")
 PIECES = list(DRIVER.PIECES)
 
 

@@ -1,24 +1,14 @@
 """The benches' split server (bench/_common.py): nginx sends every stream to uvicorn and nothing else."""
 
-import importlib.util
 import re
 
 import pytest
 from asgiref.sync import iscoroutinefunction
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from tests.conftest import ROOT
+from tests.conftest import bench_module
 
-
-def bench_common():
-    """bench/_common.py, loaded from its file (bench/ is scripts, not a package)."""
-    spec = importlib.util.spec_from_file_location("bench_common", ROOT / "bench" / "_common.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-STREAMS = [re.compile(location.removeprefix("~ ")) for location in bench_common().STREAM_LOCATIONS]
+STREAMS = [re.compile(location.removeprefix("~ ")) for location in bench_module("_common").STREAM_LOCATIONS]
 
 
 def routes(patterns: list, prefix: str = "/") -> list[tuple[str, object]]:
