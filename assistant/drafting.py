@@ -3,14 +3,13 @@
 They are drafted from the messages about the problem that led to the offer: not an earlier topic
 the assistant already answered, not the request for a person, not a yes, a no or a ticket look-up.
 The facts the customer gave (amounts, dates, order and invoice numbers, devices) are kept, and the
-title carries the problem and the first number the customer gave for it. The OpenAI engine may
-propose its own draft; it passes the same checks, and this draft is the fallback.
+title is the first sentence that names the problem, with the first number the customer gave for it.
+The OpenAI engine may propose its own draft; it passes the same checks, and this draft is the fallback.
 """
 
 import re
-from collections.abc import Callable
 
-from assistant import language, references
+from assistant import language, references, vocabulary
 from assistant.shapes import Outcome, TicketDraft, Turn
 from assistant.vocabulary import terms
 
@@ -99,24 +98,28 @@ def _clip(text: str, limit: int) -> str:
     return cut + "\u2026"
 
 
-def title_for(texts: list[str], reason: str, problem_score: Callable[[str], float] | None = None) -> str:
-    """The problem in one line: its clearest sentence (the most problem-like, by `problem_score`), with the
-    first number the customer gave for it, and the kind of problem when there is room."""
+def _says_something(sentence: str) -> bool:
+    """Whether a sentence names the problem, rather than greeting, asking for a person or saying only that
+    there is a problem ("I have a question")."""
+    if language.smalltalk(sentence) or vocabulary.is_vague(sentence):
+        return False
+    # "Honestly, just get me a real person": a short request for a person names no problem.
+    return not (language.needs_person(sentence) == "human" and len(sentence.split()) <= 8)
+
+
+def title_for(texts: list[str], reason: str) -> str:
+    """The problem in one line: the first sentence that names it (customers put the problem first and the
+    details and demands after), with the first code the customer gave when the line lacks one, and the
+    kind of problem when there is room."""
     sentences = [s for t in texts for s in _sentences(t) if len(_headline(s)) >= 8]
     if not sentences:
         return CATEGORY.get(reason, "Support request")
-    if problem_score is not None:
-        best = max(sentences, key=lambda s: (problem_score(s), -sentences.index(s)))
-    else:
-        best = next((s for s in sentences if language.needs_person(s)), sentences[-1])
+    best = next((s for s in sentences if _says_something(s)), sentences[0])
     headline = _headline(best)
-    topic = _headline(_sentences(texts[0])[0]) if len(texts) > 1 and _sentences(texts[0]) else ""
-    if topic and best not in _sentences(texts[0]) and not set(topic.lower().split()) & set(headline.lower().split()):
-        # A follow-up ("Did all that, still nothing") says little without the question it follows.
-        headline = f"{_clip(topic, 40)}: {headline[:1].lower()}{headline[1:]}"
-    code = next((c for t in texts for c in language.codes(t) if c.lower() not in headline.lower()), "")
-    tail = f" ({code})" if code else ""
-    title = _clip(headline, TITLE_MAX - len(tail)) + tail
+    title = _clip(headline, TITLE_MAX)
+    code = next((c for t in texts for c in language.codes(t) if c.lower() not in title.lower()), "")
+    if code:
+        title = _clip(headline, TITLE_MAX - len(code) - 3) + f" ({code})"
     category = CATEGORY.get(reason, "")
     if category and category.lower() not in title.lower() and len(category) + 2 + len(title) <= TITLE_MAX:
         title = f"{category}: {title}"
@@ -128,10 +131,9 @@ def draft(
     text: str,
     reason: str,
     channel: str,
-    problem_score: Callable[[str], float] | None = None,
 ) -> TicketDraft:
     texts = problem_texts(history, text) or [text.strip() or "(no details given)"]
-    title = title_for(texts, reason, problem_score)
+    title = title_for(texts, reason)
     found = language.facts("\n".join(texts))
     codes = [c for t in texts for c in language.codes(t)]
     known = found.get("references", [])

@@ -131,10 +131,7 @@ class LocalEngine:
     def offer(self, request: Request, reason: str) -> Decision:
         if not request.customer_known:
             return Decision(Kind.ANSWER, wording.NO_ACCOUNT_OFFER)
-        model = self.model
-        draft = drafting.draft(
-            request.history, request.text, reason, request.channel, lambda s: model.scores(s).get("offer", 0.0)
-        )
+        draft = drafting.draft(request.history, request.text, reason, request.channel)
         return Decision(Kind.OFFER, wording.offer_text(reason), draft=draft, reason=reason)
 
     @staticmethod

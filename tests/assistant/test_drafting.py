@@ -62,6 +62,42 @@ def test_titles_are_one_line_of_at_most_80_characters(text):
 
 
 @pytest.mark.parametrize(
+    ("text", "title"),
+    [
+        (
+            "This is the THIRD time an engineer has not shown up. I want this escalated to a manager today.",
+            "This is the THIRD time an engineer has not shown up",
+        ),
+        (
+            "SIM activated yesterday and still says 'SIM not provisioned'. Restarted the phone like 5 times.",
+            "SIM activated yesterday and still says 'SIM not provisioned'",
+        ),
+        (
+            "Hi there! I have a question. My gift card XK4T92MB says it's already been redeemed.",
+            "My gift card XK4T92MB says it's already been redeemed",
+        ),
+        (
+            "Honestly just get me a real person. The Plus trial charged me on day 3.",
+            "The Plus trial charged me on day 3",
+        ),
+        ("Get me a human.", "Get me a human"),
+    ],
+    ids=["problem-before-demand", "problem-before-details", "greeting-and-vague-first", "person-first", "only-that"],
+)
+def test_the_title_is_the_first_sentence_that_names_the_problem(text, title):
+    assert drafting.draft((), text, "unresolved", "chat").title == title
+
+
+def test_a_code_cut_off_with_the_end_of_a_long_sentence_is_put_back():
+    text = (
+        "I paid my balance two hours ago and the pass on my phone still says suspended even after a restart, "
+        "receipt INV-7M2K9QX4"
+    )
+    title = drafting.draft((), text, "unresolved", "chat").title
+    assert len(title) <= 80 and title.endswith(" (INV-7M2K9QX4)") and title.startswith("I paid my balance")
+
+
+@pytest.mark.parametrize(
     ("text", "codes"),
     [
         ("order 7QK2M9XD and invoice INV-3F2A9B7C, card ending 4821", ["7QK2M9XD", "INV-3F2A9B7C", "4821"]),
