@@ -95,6 +95,10 @@ class Meaning:
         return {int(d): (rank, float(best[d])) for rank, d in enumerate(top)}
 
     def passages(self, similarity: np.ndarray, doc_id: int, count: int) -> list[float]:
-        """The cosine of each of the document's `count` passages."""
+        """The closeness of each of the document's `count` passages, from its farthest (0) to its closest
+        (1). Every passage is embedded with the article's title, so the raw cosines of one article's
+        passages differ by a few hundredths: rescaled, they can outvote the words that tie."""
         first = self.start[doc_id] + 1
-        return [float(c) for c in similarity[first : first + count]]
+        cosines = [float(c) for c in similarity[first : first + count]]
+        low, high = min(cosines, default=0.0), max(cosines, default=0.0)
+        return [(c - low) / (high - low) if high > low else 1.0 for c in cosines]

@@ -231,13 +231,9 @@ class Index:
             doc = self.docs[d]
             unit_scores = self._unit_scores(doc, expanded, with_title=False)
             if self.meaning is not None and similarity is not None and self.PASSAGE_MEANING:
-                # Each passage by its words and by its closeness in meaning, each on the same scale: the
-                # article's best passage at 1 and (for meaning) its farthest at 0. Every passage carries the
-                # article's title, so their raw cosines differ by little and would not outvote the words.
+                # Each passage by its words and by its closeness in meaning, both on one scale (best at 1).
                 top = max(unit_scores, default=0.0) or 1.0
                 cosines = self.meaning.passages(similarity, d, len(unit_scores))
-                low, high = min(cosines, default=0.0), max(cosines, default=0.0)
-                cosines = [(c - low) / (high - low) if high > low else 1.0 for c in cosines]
                 unit_scores = [s / top + self.PASSAGE_MEANING * c for s, c in zip(unit_scores, cosines, strict=True)]
             passage, best = choose_passages(doc.passages, unit_scores, query)
             hits.append(Hit(doc.article_id, doc.slug, doc.title, round(confidence(d), 4), passage, best))

@@ -144,3 +144,11 @@ def test_an_import_embeds_the_new_articles_so_that_no_customer_waits_for_it(tmp_
     out = StringIO()
     call_command("import_help_articles", str(tmp_path), stdout=out)  # nothing changed: nothing embedded
     assert "Embedded" not in out.getvalue()
+
+
+def test_a_documents_passages_are_ranked_in_meaning_from_its_farthest_0_to_its_closest_1():
+    found = meaning.Meaning(np.zeros((7, embeddings.DIMENSION), dtype=np.float32), start=[0, 3])
+    similarity = np.array([0.9, 0.52, 0.50, 0.7, 0.61, 0.55, 0.58], dtype=np.float32)  # titles at 0 and 3
+    assert found.passages(similarity, 0, 2) == pytest.approx([1.0, 0.0])
+    assert found.passages(similarity, 1, 3) == pytest.approx([1.0, 0.0, 0.5])
+    assert found.passages(similarity, 1, 1) == [1.0]  # one passage: nothing to tell apart
