@@ -17,9 +17,9 @@ CONFIDENT = 0.2
 ASKS_CONFIDENT = 0.15
 STRONG = 0.5
 # The classifier's probability of "offer" from which a ticket is offered.
-OFFER_AT = 0.8
+OFFER_AT = 0.9
 # From this probability of "offer", a report whose best passage says a person handles it is offered.
-MAYBE_OFFER_AT = 0.45
+MAYBE_OFFER_AT = 0.55
 # A statement more likely a report of a problem than a question, from this probability, is offered unless
 # the help centre's best answer clearly lets the customer solve it.
 LEANS_OFFER_AT = 0.7

@@ -152,6 +152,44 @@ def test_the_shipped_training_data_is_in_the_repository():
     assert len(list(train_intents.DOMAINS.glob("*/cases.json"))) >= 7
     assert (train_intents.DOMAINS / training.BANK / "banking77_labels.json").is_file()
     assert train_intents.BANKING_ROWS.is_file() and train_intents.DEMO_ARTICLES.is_dir()
+    assert len(list(training.TRAINING_DIR.glob("*/cases.json"))) >= 4
+
+
+def _help_centre(folder, cases):
+    (folder / "articles").mkdir(parents=True)
+    (folder / "articles" / "returns.md").write_text("# Returns\n\nYou have 30 days to send it back.\n", "utf-8")
+    (folder / "cases.json").write_text(json.dumps(cases), encoding="utf-8")
+
+
+def test_help_centres_written_for_training_are_always_learned_from_and_never_left_out(tmp_path):
+    domains, extra, rows = tmp_path / "domains", tmp_path / "training", tmp_path / "rows.csv"
+    _help_centre(domains / "shop", [{"id": "s1", "text": "how long for returns?", "expect": "answer"}])
+    _help_centre(domains / "bank", [{"id": "b1", "text": "thanks!", "expect": "smalltalk"}])
+    (domains / "bank" / "banking77_labels.json").write_text('{"card_arrival": {"expect": "offer"}}', "utf-8")
+    rows.write_text("text,category\nwhere is my card,card_arrival\n", encoding="utf-8")
+    _help_centre(extra / "shop", [{"id": "t1", "text": "you sent me a broken lamp", "expect": "offer"}])
+
+    def read(leave_out):
+        found = training.shipped_examples(domains, tmp_path, rows, leave_out=leave_out, extra=extra)
+        return [text for text, _label, _weight, _context in found]
+
+    assert read("") == ["thanks!", "how long for returns?", "you sent me a broken lamp", "where is my card"]
+    # Holding out an evaluation domain never drops a training-only help centre of the same name.
+    assert read("shop") == ["thanks!", "you sent me a broken lamp", "where is my card"]
+    assert read("bank") == ["how long for returns?", "you sent me a broken lamp"]
+    weights = {
+        text: weight
+        for text, _label, weight, _context in training.shipped_examples(domains, tmp_path, rows, extra=extra)
+    }
+    assert weights["you sent me a broken lamp"] == training.TRAINING_WEIGHT < weights["how long for returns?"] == 1.0
+
+
+def test_a_training_help_centre_without_articles_is_refused_by_name(tmp_path):
+    extra = tmp_path / "training"
+    (extra / "empty").mkdir(parents=True)
+    (extra / "empty" / "cases.json").write_text(json.dumps([{"text": "hi", "expect": "smalltalk"}]), "utf-8")
+    with pytest.raises(training.TrainingDataError, match="empty/articles: no articles"):
+        training.shipped_examples(tmp_path / "domains", tmp_path, tmp_path / "none.csv", leave_out="bank", extra=extra)
 
 
 @pytest.mark.django_db
