@@ -66,7 +66,7 @@ def _context(index: Index | None, text: str) -> frozenset[str]:
     return help_context(index.search(text, limit=3)) if index is not None else frozenset()
 
 
-def labelled_messages(path: Path, index: Index | None = None) -> list[Example]:
+def labelled_messages(path: Path, index: Index | None = None, weight: float = 1.0) -> list[Example]:
     """(text, class, weight, context) from a JSON list of {"text", "expect"}, each read against the help
     centre in `index`; conversation cases (`created`, `declined`) are skipped."""
     try:
@@ -87,7 +87,7 @@ def labelled_messages(path: Path, index: Index | None = None) -> list[Example]:
         text = case["text"].replace("{ref}", SAMPLE_REFERENCE)
         for name in ("{ref_lower_spaces}", "{ref_compact}", "{ref_spoken}"):
             text = text.replace(name, SAMPLE_REFERENCE)
-        examples.append((text, expect, 1.0, _context(index, text)))
+        examples.append((text, expect, weight, _context(index, text)))
     return examples
 
 
@@ -136,8 +136,7 @@ def shipped_examples(
         if cases.parent.name != leave_out:
             examples += labelled_messages(cases, articles_index(articles_for(cases, default_articles)))
     for cases in sorted(extra.glob("*/cases.json")):
-        found = labelled_messages(cases, articles_index(cases.parent / "articles"))
-        examples += [(text, label, TRAINING_WEIGHT, context) for text, label, _weight, context in found]
+        examples += labelled_messages(cases, articles_index(cases.parent / "articles"), TRAINING_WEIGHT)
     if leave_out != BANK:
         bank = domains / BANK
         index = articles_index(bank / "articles")
