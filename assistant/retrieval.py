@@ -1,4 +1,5 @@
-"""Help-centre retrieval for the local assistant and the /help/ search: BM25 with typo and synonym care.
+"""Help-centre retrieval for the local assistant and the /help/ search: BM25 with typo and synonym care,
+ranked again with closeness in meaning (assistant.meaning).
 
 Works on whatever articles a company imports: nothing here knows our own articles. Queries are
 stemmed, misspelt words are mapped to the closest word the help centre uses, and a small table of
@@ -95,20 +96,8 @@ class Index:
             for counter, heading_set in zip(passage_terms, heading_terms, strict=True):
                 unit_df.update(set(counter) | title_terms | heading_set)
                 unit_lengths.append(sum(counter.values()) + cls.UNIT_TITLE_WEIGHT * len(title_terms) + len(heading_set))
-            index.docs.append(
-                _Doc(
-                    article_id,
-                    slug,
-                    title,
-                    passages,
-                    passage_terms,
-                    heading_terms,
-                    title_terms,
-                    tf,
-                    sum(tf.values()) or 1,
-                    unit_lengths,
-                )
-            )
+            read = (passages, passage_terms, heading_terms, title_terms, tf, sum(tf.values()) or 1, unit_lengths)
+            index.docs.append(_Doc(article_id, slug, title, *read))
             for term, count in tf.items():
                 postings[term].append((doc_id, count))
         n = len(index.docs) or 1
@@ -216,15 +205,17 @@ class Index:
         similarity = self.meaning.similarity(query) if self.meaning is not None else None
         if self.meaning is not None and similarity is not None:
             # The best articles by words and by meaning, ranked by closeness in meaning and word confidence.
+            by_meaning = Meaning.closest(self.meaning.per_document(similarity), self.FUSE_DEPTH)
+            # An article sharing no word with the question comes in only when it is close in meaning.
+            close = {d for d, (_rank, cosine) in by_meaning.items() if d in scores or cosine >= self.MEANING_ALONE}
+            pool = set(ranked[: self.FUSE_DEPTH]) | close
+            similarity = self.meaning.blend(similarity, query, pool)  # the static model's say, for these
             closeness, share = self.meaning.per_document(similarity), self.MEANING_SHARE
-            by_meaning = Meaning.closest(closeness, self.FUSE_DEPTH)
 
             def fused(d: int) -> float:
                 return share * float(closeness[d]) + (1 - share) * confidence(d)
 
-            # An article sharing no word with the question comes in only when it is close in meaning.
-            close = {d for d, (_rank, cosine) in by_meaning.items() if d in scores or cosine >= self.MEANING_ALONE}
-            ranked = sorted(set(ranked[: self.FUSE_DEPTH]) | close, key=lambda d: (-fused(d), d))
+            ranked = sorted(pool, key=lambda d: (-fused(d), d))
         ranked = ranked[:limit]
         hits = []
         for d in ranked:

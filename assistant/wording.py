@@ -40,6 +40,7 @@ FALLBACK = "Thanks, I've got your message. I'm having trouble answering right no
 SMALLTALK = {
     "greeting": "Hi! I'm Loophole AI. What can I help you with?",
     "thanks": "You're welcome! Is there anything else I can help with?",
+    "resolved": "Glad it's working now! Is there anything else I can help with?",
     "bye": "Thanks for contacting Loophole. Have a great day!",
     "how_are_you": "I'm doing well, thanks for asking! What can I help you with today?",
     "who": (

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from assistant import language
+from assistant import language, wording
 from assistant.language import Answer, confirmation, didnt_help, facts, is_status_request, needs_person, smalltalk
 from assistant.references import find_references
 
@@ -143,6 +143,26 @@ def test_small_talk(text, kind):
 
 def test_small_talk_with_a_question_is_not_small_talk():
     assert smalltalk("hi, how do I export my data?") is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["it works now", "no it's ok, just tried again and it works now", "all sorted now thanks", "I fixed it",
+     "ok it's working again", "my card works again, cheers"],
+)  # fmt: skip
+def test_a_problem_said_to_be_solved_now_is_small_talk_not_a_problem_tried_again(text):
+    assert smalltalk(text) == "resolved"
+    assert wording.SMALLTALK["resolved"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["works now but the screen is blank", "it is not working now", "it stopped working again", "is it fixed now?",
+     "has it been sorted now", "it worked fine now it crashes", "it works now, how do I export my data",
+     "it works again " + "and again " * 20],
+)  # fmt: skip
+def test_a_message_that_is_not_plainly_solved_is_not_read_as_solved(text):
+    assert smalltalk(text) != "resolved"
 
 
 def test_facts_are_pulled_from_the_customers_words():

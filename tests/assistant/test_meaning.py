@@ -152,3 +152,91 @@ def test_a_documents_passages_are_ranked_in_meaning_from_its_farthest_0_to_its_c
     assert found.passages(similarity, 0, 2) == pytest.approx([1.0, 0.0])
     assert found.passages(similarity, 1, 3) == pytest.approx([1.0, 0.0, 0.5])
     assert found.passages(similarity, 1, 1) == [1.0]  # one passage: nothing to tell apart
+
+
+@pytest.fixture(scope="module")
+def static() -> embeddings.StaticEncoder:
+    found = embeddings.static_encoder()
+    assert found is not None, "the static model is a dependency: it must load"
+    return found
+
+
+def test_the_static_model_gives_unit_vectors_the_same_alone_or_in_a_batch(static):
+    alone = static.encode(["how do I send something back"])[0]
+    batch = static.encode(["a much longer text " * 20, "how do I send something back", ""])
+    assert alone.shape == (embeddings.STATIC_DIMENSION,)
+    assert np.linalg.norm(alone) == pytest.approx(1.0, abs=1e-5)
+    assert np.allclose(alone, batch[1], atol=1e-6)
+    assert not batch[2].any()  # nothing to read: no direction, not an error
+
+
+def test_the_static_model_reads_a_hostile_length_only_up_to_its_cap(static):
+    cap = embeddings.STATIC_MAX_CHARS
+    long = "refund " * (cap // 7) + "password " * 100_000  # ~1 MB; what is past the cap is not read
+    assert np.allclose(static.encode([long])[0], static.encode([long[:cap]])[0])
+
+
+def test_the_static_model_puts_a_paraphrase_closer_than_an_unrelated_sentence(static):
+    question, paraphrase, unrelated = static.encode(
+        ["how do i send my order back", "Returning an order you no longer want", "Choose a new password"]
+    )
+    assert question @ paraphrase > question @ unrelated + 0.2
+
+
+def test_an_index_holds_the_static_vectors_of_the_same_texts_in_the_same_order(static):
+    index = Index.build(ARTICLES)
+    assert index.meaning is not None and index.meaning.static is not None
+    assert index.meaning.static.shape == (len(index.meaning.vectors), embeddings.STATIC_DIMENSION)
+    texts = meaning.units(RETURNS[2], [("", RETURNS[3])])
+    assert np.allclose(index.meaning.static[:2], static.encode(texts))
+
+
+def test_the_static_cosine_is_blended_in_only_for_the_articles_still_in_the_running(static):
+    found = meaning.Meaning(np.zeros((5, embeddings.DIMENSION), dtype=np.float32), start=[0, 2])
+    query = "how do I send it back"
+    found.static = np.vstack([static.encode([query]), static.encode(["Returning an item"]), np.zeros((3, 256))])
+    similarity = np.array([0.2, 0.4, 0.6, 0.5, 0.1], dtype=np.float32)
+    blended = found.blend(similarity, query, {0})
+    share = meaning.Meaning.STATIC_SHARE
+    cosine = float(static.encode([query])[0] @ static.encode(["Returning an item"])[0])
+    assert blended[:2] == pytest.approx([(1 - share) * 0.2 + share * 1.0, (1 - share) * 0.4 + share * cosine])
+    assert blended[2:] == pytest.approx(similarity[2:])  # document 1 was not in the running
+    assert similarity[0] == pytest.approx(0.2)  # the sentence model's cosines are left as they were
+    assert found.blend(similarity, query, []) is similarity
+    found.static = None
+    assert found.blend(similarity, query, {0, 1}) is similarity
+
+
+def test_a_static_file_that_is_not_the_pinned_one_is_refused_and_the_sentence_model_reads_alone(tmp_path):
+    package = tmp_path / "wordllama"
+    (package / "weights").mkdir(parents=True)
+    (package / "tokenizers").mkdir()
+    (package / "__init__.py").write_text("raise ImportError('only its files are read, never its code')")
+    for name in embeddings.STATIC_FILES:
+        (package / name).write_bytes(b"not the model")
+    script = textwrap.dedent(
+        """
+        import sys
+        sys.path.insert(0, sys.argv[1])
+        from assistant import embeddings
+        try:
+            embeddings.static_paths()
+        except embeddings.ModelUnavailable as exc:
+            print("refused:", "not the pinned model" in str(exc))
+        assert embeddings.static_encoder() is None
+        from assistant.retrieval import Index
+        index = Index.build([(1, "refunds", "Refunds", "Refunds take five days."), (2, "pw", "Password", "Reset it.")])
+        print("sentence model:", index.meaning is not None, "static:", index.meaning.static)
+        print("found:", [h.slug for h in index.search("how long does my money take to come back", limit=1)])
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert done.stdout.splitlines() == ["refused: True", "sentence model: True static: None", "found: ['refunds']"]
+    assert "with the sentence model alone" in done.stderr

@@ -157,6 +157,8 @@ ACCEPTANCES = [
     "go on then",
     "Yes, I'd like that",
     "Yes, please go ahead and open one",
+    "yes do it asap",
+    "yes please, straight away",
     "yes",
     "Yes please!",
     "OK.",
