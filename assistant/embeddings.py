@@ -17,8 +17,9 @@ import importlib.util
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import numpy as np
 
@@ -163,38 +164,33 @@ class StaticEncoder:
         return out
 
 
-_lock = threading.Lock()
-_encoder: Encoder | None = None
-_failed = False
-_static: StaticEncoder | None = None
-_static_failed = False
+T = TypeVar("T")
 
 
-def encoder() -> Encoder | None:
-    """The process's encoder, loaded on first use; None (logged once) when the model cannot be loaded."""
-    global _encoder, _failed
-    if _encoder is not None or _failed:
-        return _encoder
-    with _lock:
-        if _encoder is None and not _failed:
-            try:
-                _encoder = Encoder(model_path())
-            except (ModelUnavailable, ImportError, OSError, RuntimeError) as exc:
-                _failed = True
-                logger.warning("Retrieval uses words alone: the embedding model is unavailable (%s).", exc)
-    return _encoder
+class _Loaded(Generic[T]):
+    """A model loaded on first use, once per process; None (logged once) when it cannot be loaded."""
+
+    def __init__(self, load: Callable[[], T], unavailable: str) -> None:
+        self._load, self._unavailable = load, unavailable
+        self._lock = threading.Lock()
+        self._value: T | None = None
+        self._failed = False
+
+    def __call__(self) -> T | None:
+        if self._value is not None or self._failed:
+            return self._value
+        with self._lock:
+            if self._value is None and not self._failed:
+                try:
+                    self._value = self._load()
+                except (ModelUnavailable, ImportError, OSError, RuntimeError, KeyError, ValueError) as exc:
+                    self._failed = True
+                    logger.warning(self._unavailable, exc)
+        return self._value
 
 
-def static_encoder() -> StaticEncoder | None:
-    """The process's static encoder, loaded on first use; None (logged once) when it cannot be loaded."""
-    global _static, _static_failed
-    if _static is not None or _static_failed:
-        return _static
-    with _lock:
-        if _static is None and not _static_failed:
-            try:
-                _static = StaticEncoder(*static_paths())
-            except (ModelUnavailable, ImportError, OSError, KeyError, ValueError) as exc:
-                _static_failed = True
-                logger.warning("Retrieval reads meaning with the sentence model alone: %s.", exc)
-    return _static
+# The process's encoders.
+encoder = _Loaded(lambda: Encoder(model_path()), "Retrieval uses words alone: the embedding model is unavailable (%s).")
+static_encoder = _Loaded(
+    lambda: StaticEncoder(*static_paths()), "Retrieval reads meaning with the sentence model alone: %s."
+)

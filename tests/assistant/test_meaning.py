@@ -20,6 +20,29 @@ DELIVERY = (3, "delivery-times", "Delivery times", "Standard delivery takes 3 to
 ARTICLES = [RETURNS, PASSWORD, DELIVERY]
 
 
+def refused_then(check: str, rest: str) -> str:
+    """A script that puts its argument first on the path, prints whether `embeddings.<check>()` refuses
+    the files found there as not the pinned model, then runs `rest`."""
+    head = f"""
+        import sys
+        sys.path.insert(0, sys.argv[1])
+        from assistant import embeddings
+        try:
+            embeddings.{check}()
+        except embeddings.ModelUnavailable as exc:
+            print("refused:", "not the pinned model" in str(exc))
+        """
+    return textwrap.dedent(head) + textwrap.dedent(rest)
+
+
+def run_alone(script: str, path: Path) -> subprocess.CompletedProcess[str]:
+    """`script` in a process of its own (a model is loaded once per process), with `path` as its argument."""
+    root = Path(__file__).resolve().parents[2]
+    return subprocess.run(
+        [sys.executable, "-c", script, str(path)], cwd=root, capture_output=True, text=True, timeout=120, check=True
+    )
+
+
 @pytest.fixture(scope="module")
 def model() -> embeddings.Encoder:
     found = embeddings.encoder()
@@ -104,30 +127,17 @@ def test_a_model_file_that_is_not_the_pinned_one_is_refused_and_retrieval_uses_w
     package.mkdir()
     (package / "__init__.py").write_text("")
     (package / "model.onnx").write_bytes(b"not the model")
-    script = textwrap.dedent(
+    script = refused_then(
+        "model_path",
         """
-        import sys
-        sys.path.insert(0, sys.argv[1])
-        from assistant import embeddings
-        try:
-            embeddings.model_path()
-        except embeddings.ModelUnavailable as exc:
-            print("refused:", "not the pinned model" in str(exc))
         assert embeddings.encoder() is None
         from assistant.retrieval import Index
         index = Index.build([(1, "refunds", "Refunds", "Refunds take five days.")])
         print("meaning:", index.meaning)
         print("found:", [h.slug for h in index.search("refund")])
-        """
+        """,
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path)],
-        cwd=Path(__file__).resolve().parents[2],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
+    done = run_alone(script, tmp_path)
     assert done.stdout.splitlines() == ["refused: True", "meaning: None", "found: ['refunds']"]
     assert "Retrieval uses words alone" in done.stderr
 
@@ -214,29 +224,16 @@ def test_a_static_file_that_is_not_the_pinned_one_is_refused_and_the_sentence_mo
     (package / "__init__.py").write_text("raise ImportError('only its files are read, never its code')")
     for name in embeddings.STATIC_FILES:
         (package / name).write_bytes(b"not the model")
-    script = textwrap.dedent(
+    script = refused_then(
+        "static_paths",
         """
-        import sys
-        sys.path.insert(0, sys.argv[1])
-        from assistant import embeddings
-        try:
-            embeddings.static_paths()
-        except embeddings.ModelUnavailable as exc:
-            print("refused:", "not the pinned model" in str(exc))
         assert embeddings.static_encoder() is None
         from assistant.retrieval import Index
         index = Index.build([(1, "refunds", "Refunds", "Refunds take five days."), (2, "pw", "Password", "Reset it.")])
         print("sentence model:", index.meaning is not None, "static:", index.meaning.static)
         print("found:", [h.slug for h in index.search("how long does my money take to come back", limit=1)])
-        """
+        """,
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path)],
-        cwd=Path(__file__).resolve().parents[2],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
+    done = run_alone(script, tmp_path)
     assert done.stdout.splitlines() == ["refused: True", "sentence model: True static: None", "found: ['refunds']"]
     assert "with the sentence model alone" in done.stderr
