@@ -229,13 +229,13 @@ def smalltalk(text: str) -> str | None:
     for name, pattern in _SMALLTALK.items():
         if pattern.match(norm) or pattern.match(_SMALLTALK_LEAD.sub("", norm)):
             return name
-    plain = "?" not in (text or "") and not _NOT_SMALLTALK.search(norm)
-    if plain and len(norm.split()) <= 14 and _RESOLVED.search(norm) and not _UNRESOLVED.search(norm):
+    asks, words = bool(_NOT_SMALLTALK.search(norm)), len(norm.split())
+    if not asks and "?" not in (text or "") and words <= 14 and _RESOLVED.search(norm) and not _UNRESOLVED.search(norm):
         return "resolved"
-    if len(norm.split()) <= 10:
+    if words <= 10:
         if _LOOSE_SMALLTALK["who"].search(norm):
             return "who"
-        if not _NOT_SMALLTALK.search(norm):
+        if not asks:
             for name in ("bye", "thanks"):
                 if _LOOSE_SMALLTALK[name].search(norm):
                     return name
