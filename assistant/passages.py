@@ -14,6 +14,7 @@ class Hit:
     score: float  # confidence 0..1: how much of the question the article covers, and how clearly it wins
     passage: str  # the part of the article that answers best (with close runners-up), plain text
     best_passage: str = ""  # the one passage that answers best, for a channel that must be brief (voice)
+    meaning: float = 0.0  # closeness in meaning to the question (a cosine), 0 without the embedding model
 
     @property
     def answering(self) -> str:
@@ -49,6 +50,18 @@ def split_passages(body: str) -> list[tuple[str, str]]:
         else:
             passages.append((heading, text))
     return passages or [("", plain_text(body).strip())]
+
+
+def labelled(heading: str, text: str, title: str = "") -> str:
+    """A passage as it is quoted: after its section heading ("Plus - £34.99 a month: Access to every club
+    ..."), which often says what the passage is about; the heading alone when `text` is empty. No heading
+    when it is the article's title or the passage begins with it."""
+    heading = heading.strip()
+    if not heading or heading.lower() == title.strip().lower() or text.lower().startswith(heading.lower()):
+        return text
+    if not text:
+        return heading
+    return f"{heading}{' ' if heading[-1] in '.?!:' else ': '}{text}"
 
 
 # How a help centre says that a person, not the customer, deals with something.
@@ -106,22 +119,40 @@ PASSAGE_BUDGET = 800  # characters of the best passage and the runners-up quoted
 RUNNER_UP = 0.3  # a passage scoring this share of the best one is quoted beside it, within the budget
 
 
-def choose_passages(passages: list[str], unit_scores: list[float], query: str) -> tuple[str, str]:
-    """The passage that holds what was asked (a number for a how-much question), with the runner-up
-    beside it when that is nearly as good."""
+def choose_passages(
+    passages: list[str], unit_scores: list[float], query: str, headings: list[str] | None = None
+) -> tuple[str, str]:
+    """The passage that holds what was asked (a number for a how-much question), with the paragraphs
+    before it in its section (which it often leans on: "Bring my number ..." then "Your old contract
+    ends when your number moves") and the runner-up beside it when that is nearly as good, each section
+    quoted after its heading (`headings`, one per passage, "" for none). Returns the quote and the one
+    passage that answers."""
+    headings = headings or [""] * len(passages)
     quantity = bool(_ASKS_QUANTITY.search(query.lower()))
     top = max(unit_scores, default=0.0)
     scores = [
         s + (0.15 * top if quantity and _HAS_QUANTITY.search(passages[i]) else 0.0) for i, s in enumerate(unit_scores)
     ]
     ranked = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
-    chosen = ranked[:1]
-    size = len(passages[ranked[0]]) if ranked else 0
+    if not ranked:
+        return "", ""
+    best = ranked[0]
+    chosen = [best]
+    size = len(passages[best])
+    i = best
+    while i > 0 and headings[i] and headings[i - 1] == headings[i] and size + len(passages[i - 1]) <= PASSAGE_BUDGET:
+        i -= 1
+        chosen.append(i)
+        size += len(passages[i])
     for i in ranked[1:]:
-        if scores[i] < RUNNER_UP * scores[ranked[0]] or scores[i] <= 0:
+        if scores[i] < RUNNER_UP * scores[best] or scores[i] <= 0:
             break
-        if size + len(passages[i]) > PASSAGE_BUDGET:
+        if i in chosen or size + len(passages[i]) > PASSAGE_BUDGET:
             continue
         chosen.append(i)
         size += len(passages[i])
-    return "\n\n".join(passages[i] for i in sorted(chosen)), passages[chosen[0]] if chosen else ""
+    quoted, previous = [], None
+    for i in sorted(chosen):
+        quoted.append(passages[i] if headings[i] == previous else labelled(headings[i], passages[i]))
+        previous = headings[i]
+    return "\n\n".join(quoted), labelled(headings[best], passages[best])

@@ -21,7 +21,7 @@ from rapidfuzz.distance import OSA
 
 from assistant.meaning import Meaning
 from assistant.meaning import units as embedded_units
-from assistant.passages import Hit, choose_passages, split_passages
+from assistant.passages import Hit, choose_passages, labelled, split_passages
 from assistant.vocabulary import GENERIC, SYNONYM_OF, stem, terms, words
 
 
@@ -31,6 +31,7 @@ class _Doc:
     slug: str
     title: str
     passages: list[str]
+    headings: list[str]  # each passage's section heading as quoted ("" for none, or when it is the title)
     passage_terms: list[Counter]
     heading_terms: list[frozenset[str]]
     title_terms: frozenset[str]
@@ -96,7 +97,9 @@ class Index:
             for counter, heading_set in zip(passage_terms, heading_terms, strict=True):
                 unit_df.update(set(counter) | title_terms | heading_set)
                 unit_lengths.append(sum(counter.values()) + cls.UNIT_TITLE_WEIGHT * len(title_terms) + len(heading_set))
-            read = (passages, passage_terms, heading_terms, title_terms, tf, sum(tf.values()) or 1, unit_lengths)
+            headings = [labelled(h, "", title) for h, _text in sections]
+            length = sum(tf.values()) or 1
+            read = (passages, headings, passage_terms, heading_terms, title_terms, tf, length, unit_lengths)
             index.docs.append(_Doc(article_id, slug, title, *read))
             for term, count in tf.items():
                 postings[term].append((doc_id, count))
@@ -226,8 +229,9 @@ class Index:
                 top = max(unit_scores, default=0.0) or 1.0
                 cosines = self.meaning.passages(similarity, d, len(unit_scores))
                 unit_scores = [s / top + self.PASSAGE_MEANING * c for s, c in zip(unit_scores, cosines, strict=True)]
-            passage, best = choose_passages(doc.passages, unit_scores, query)
-            hits.append(Hit(doc.article_id, doc.slug, doc.title, round(confidence(d), 4), passage, best))
+            passage, best = choose_passages(doc.passages, unit_scores, query, doc.headings)
+            near = round(float(closeness[d]), 4) if self.meaning is not None and similarity is not None else 0.0
+            hits.append(Hit(doc.article_id, doc.slug, doc.title, round(confidence(d), 4), passage, best, near))
         return hits
 
     def _by_phrases(

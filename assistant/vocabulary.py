@@ -52,7 +52,8 @@ SYNONYMS: tuple[tuple[str, ...], ...] = (
     ("email", "e-mail", "mail", "inbox", "address"),
     ("contact", "reach", "touch"),
     ("plan", "subscription", "tier", "package", "membership"),
-    ("upgrade", "downgrade", "switch", "change"),
+    ("upgrade", "switch", "change"),  # upgrade and downgrade each count as a change, not as each other
+    ("downgrade", "switch", "change"),
     ("member", "teammate", "colleague", "coworker", "seat", "user", "invite"),
     ("export", "download", "backup"),
     ("2fa", "mfa", "two-factor", "twofactor", "authenticator", "otp"),

@@ -16,6 +16,9 @@ from assistant.engines.base import Decision, Kind, Link, Outcome, Request, Tools
 CONFIDENT = 0.2
 ASKS_CONFIDENT = 0.15
 STRONG = 0.5
+# A plain question is also answered from an article this close in meaning (assistant.passages.Hit.meaning),
+# however few of its words the article uses ("how old do u need to be to make an account").
+MEANING_CONFIDENT = 0.5
 # The classifier's probability of "offer" from which a ticket is offered.
 OFFER_AT = 0.9
 # From this probability of "offer", a report whose best passage says a person handles it is offered.
@@ -96,7 +99,7 @@ class LocalEngine:
                 # A report of a problem rather than a question, which the help centre does not clearly
                 # let the customer solve alone.
                 return self.offer(request, reason or "unresolved")
-        if hits and hits[0].score >= confident:
+        if hits and (hits[0].score >= confident or (asks and hits[0].meaning >= MEANING_CONFIDENT)):
             best = hits[0]
             if offer >= MAYBE_OFFER_AT and passages.says_staff_handle(best.passage):
                 # A report the help centre itself says a person must handle (anywhere in what would be

@@ -229,6 +229,17 @@ def _percent(part: float, whole: float) -> float:
     return 100.0 * part / whole if whole else 0.0
 
 
+MISS_KINDS = ("wrong article", "facts missing", "offered", "clarified", "other")
+
+
+def miss_kind(result: dict[str, Any]) -> str:
+    """Why an answerable case was not answered right: another article, the right one without the asked-for
+    facts, a ticket offer, a clarifying question, or anything else (small talk, a status reply)."""
+    if result["got"] == "answer":
+        return "facts missing" if result["facts_ok"] is False else "wrong article"
+    return {"offer": "offered", "clarify": "clarified"}.get(result["got"], "other")
+
+
 def score(results: list[dict[str, Any]]) -> dict[str, Any]:
     totals = Counter(r["expected"] for r in results)
     right = Counter(r["expected"] for r in results if r["correct"])
@@ -245,6 +256,7 @@ def score(results: list[dict[str, Any]]) -> dict[str, Any]:
         "missed_offers": _percent(sum(r["got"] != "offer" for r in offers), len(offers)),
         "quiet_offers": sum(r["got"] == "offer" for r in quiet),
         "titles": _percent(sum(bool(r["title_ok"]) for r in titled), len(titled)),
+        "answer_misses": Counter(miss_kind(r) for r in answers if not r["correct"]),
         "failures": [r for r in results if not r["correct"]],
     }
 

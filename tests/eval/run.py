@@ -40,6 +40,10 @@ def table(scores: dict, banking: dict | None) -> str:
             f"{name:<10} {s['cases']:>5} {s['overall']:>7.1f}% {cells} {s['false_offers']:>8.1f}% "
             f"{s['missed_offers']:>9.1f}% {s['titles']:>6.1f}%{mark}"
         )
+    lines.append("answerable cases missed, by kind: " + ", ".join(harness.MISS_KINDS))
+    for name, s in scores.items():
+        misses = s["answer_misses"]
+        lines.append(f"{name:<10} " + " ".join(f"{misses.get(kind, 0):>4}" for kind in harness.MISS_KINDS))
     if banking:
         lines.append(
             f"banking77  {banking['rows']:>5} {banking['accuracy']:>7.1f}% answerable-vs-person; right article "
