@@ -122,7 +122,11 @@ NEEDS_PERSON: dict[str, re.Pattern[str]] = {
         r"(?<!do )(?<!will )(?<!would )(?<!should )(?<!did )\b(i|we)( really| just)?( need| want| would like|'d like) "
         r"(a|an) (actual |live )?(human|person|agent|representative|operator)\b(?! (at|present|home|there|to be))|"
         r"(?<!do i )(?<!do we )(?<!will i )(?<!would i )\b(need|want|get me|give me|find me) (a|an) (actual |live )?"
-        r"(human|agent|representative|operator)\b",
+        r"(human|agent|representative|operator)\b|(^|[.!?,] *)(a )?(human|agent|real person)( please| pls| plz)?[.!]*$|"
+        r"\b(don'?t|do not) want (a |to (talk|speak|chat) to a )?(bot|robot|machine)\b|\bno (more )?bots\b|"
+        r"\b(someone|somebody|anyone|anybody|a person|a human) (i|we) (can|could) (speak|talk|chat) (to|with)\b|"
+        r"\b(can|could|would|will) (someone|somebody|anyone|a person|you|your team)( please)? (call|ring|phone) (me|us)"
+        r"\b(?! (before|when|if|after|once))",
         "ticket_request": r"\b(open|create|file|raise|log|submit|start)\b.{0,12}\b(support )?(ticket|case)\b|"
         # Only staff can do these: "could you extend / waive / transfer / restore / correct / move ...".
         r"\b((can|could|would|will) you|please|i need you to|i'?d like you to)( please)? (extend|waive|unlock|"
@@ -167,8 +171,9 @@ DIDNT_HELP = re.compile(
     r"\b(followed|did|tried) (all )?(the|your|those|these) (steps|instructions)\b|\bstill (no|nothing|only|the same)\b"
 )
 _ABOUT = r"(?:ticket|case|request|query|complaint|enquiry|inquiry|claim|message|email)s?"
+_MY_TICKETS = re.compile(r"\bmy (support )?(ticket|case)s\b")
 STATUS_REQUEST = re.compile(
-    r"\bmy (support )?(tickets|cases)\b|\b(ticket|case) (status|update)\b|\bstatus of (my |the )?"
+    r"\b(ticket|case) (status|update)\b|\bstatus of (my |the )?"
     r"(ticket|case|request)|\b(update|news) on (my |the )?(ticket|case|request)|\bwhere is my (ticket|case)\b|"
     r"\b(open|active|pending|outstanding) (tickets?|cases?|requests?|queries|complaints)\b|"
     # "the request I opened last week: where are we?", "any news on the complaint I put in?"
@@ -251,7 +256,7 @@ def needs_person(text: str) -> str | None:
         and not re.search(r"\b(i|we|my|our|me)\b.{0,40}\b(was|were|got|been|have|has|am|need|want)\b", norm)
     )
     for name, pattern in NEEDS_PERSON.items():
-        asks_about = bool(re.search(r"^(how|when|what|why|does|do|is|are|will)\b", norm))
+        asks_about = bool(re.search(r"^(how|when|what|why|does|do|is|are|will)\b(?! there (some|any)(one|body))", norm))
         if pattern.search(norm) and (not informational or (name == "human" and not asks_about)):
             return name
     if not informational and _CHARGED.search((text or "")[:2000].lower()):
@@ -303,11 +308,14 @@ def polite_request(text: str) -> bool:
 _ABOUT_TICKETS = re.compile(r"\b((ticket|case|query|enquiry|inquiry|complaint)s?|status|progress|any news|an update)\b")
 
 
-def is_status_request(text: str) -> bool:
+def is_status_request(text: str, product_nouns: frozenset[str] = frozenset()) -> bool:
+    """Whether `text` asks about the customer's support tickets. "My tickets" alone is not, where tickets are
+    what the business sells (`product_nouns`, vocabulary.product_nouns)."""
     norm = _norm(text)
     if re.search(r"^(how (do|can|should|would) (i|we|you)|how to)\b", norm) and "status" not in norm:
         return False  # "how do I give my ticket number over the phone?" is a how-to question
-    return bool(STATUS_REQUEST.search(norm))
+    mine = (m for m in _MY_TICKETS.finditer(norm) if m.group(1) or m.group(2) not in product_nouns)
+    return bool(STATUS_REQUEST.search(norm)) or any(mine)
 
 
 def didnt_help(text: str) -> bool:

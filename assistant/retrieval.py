@@ -22,7 +22,7 @@ from rapidfuzz.distance import OSA
 from assistant.meaning import Meaning
 from assistant.meaning import units as embedded_units
 from assistant.passages import Hit, choose_passages, labelled, split_passages
-from assistant.vocabulary import GENERIC, SYNONYM_OF, stem, terms, words
+from assistant.vocabulary import GENERIC, SYNONYM_OF, noun_uses, product_nouns, stem, terms, words
 
 
 @dataclass
@@ -53,6 +53,7 @@ class Index:
     unit_idf: dict[str, float] = field(default_factory=dict)
     avg_unit_length: float = 1.0
     meaning: Meaning | None = None  # None when the embedding model is unavailable
+    product_nouns: frozenset[str] = frozenset()  # "ticket" at an events company (vocabulary.product_nouns)
 
     K1 = 1.2
     B = 0.9
@@ -78,7 +79,9 @@ class Index:
         postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
         embedded: list[tuple[int, list[str]]] = []
         unit_df: Counter = Counter()
+        nouns = []
         for article_id, slug, title, body in articles:
+            nouns.append(noun_uses(f"{title}\n{body}"))
             sections = split_passages(body)
             passages = [text for _heading, text in sections]
             passage_terms = [Counter(terms(p)) for p in passages]
@@ -123,6 +126,7 @@ class Index:
             heads[term[:1]].append(term)
         index.vocabulary_by_head = dict(heads)
         index.meaning = Meaning.build(embedded, kept)
+        index.product_nouns = product_nouns(nouns)
         return index
 
     def _correct(self, term: str) -> str | None:

@@ -14,7 +14,7 @@ from django.urls import reverse
 from assistant import references
 from assistant.engines.base import TicketView
 from assistant.passages import Hit
-from assistant.retrieval import search_articles
+from assistant.retrieval import current_index, search_articles
 from loophole.models import User
 from tickets import selectors
 from tickets.models import Conversation, Status, Ticket
@@ -85,6 +85,9 @@ class CustomerTools:
 
     def article_url(self, slug: str) -> str:
         return settings.PUBLIC_URL + reverse("help:article", args=[slug])
+
+    def product_nouns(self) -> frozenset[str]:
+        return current_index().product_nouns
 
 
 def known_customer(conversation: Conversation) -> User | None:

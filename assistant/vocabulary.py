@@ -6,6 +6,7 @@ Shared by the retrieval (assistant.retrieval), the intent classifier and the rea
 import functools
 import re
 import threading
+from collections import Counter
 
 import Stemmer
 
@@ -185,3 +186,24 @@ for _group in SYNONYMS:
     _stems = frozenset(stem(w.replace("-", "")) for w in _group) | frozenset(stem(w) for w in _group)
     for _s in _stems:
         SYNONYM_OF[_s] = SYNONYM_OF.get(_s, frozenset()) | _stems
+
+
+# The words customers use for their support requests, which some businesses also use for what they sell (an
+# events company's tickets, a phone shop's cases): "my tickets" is then about the product.
+SUPPORT_NOUNS = ("ticket", "case")
+_NOUN_USE = {n: (re.compile(rf"\b{n}s?\b"), re.compile(rf"\b(support|help) {n}s?\b")) for n in SUPPORT_NOUNS}
+
+
+def noun_uses(text: str) -> tuple[set[str], set[str]]:
+    """The support nouns an article uses at all, and those it uses for a support request ("support ticket")."""
+    text = (text or "")[:100_000].lower()
+    used = {n for n, (word, _support) in _NOUN_USE.items() if word.search(text)}
+    return used, {n for n in used if _NOUN_USE[n][1].search(text)}
+
+
+def product_nouns(uses: list[tuple[set[str], set[str]]]) -> frozenset[str]:
+    """From each article's noun_uses(), the support nouns a help centre uses for its products: in at least 3
+    articles and a tenth of them, mostly not as "support ticket"."""
+    used = Counter(n for nouns, _support in uses for n in nouns)
+    as_support = Counter(n for _nouns, support in uses for n in support)
+    return frozenset(n for n, count in used.items() if count >= max(3, len(uses) / 10) and 2 * as_support[n] < count)

@@ -90,6 +90,9 @@ class Tools:
     def article_url(self, slug):
         return f"http://127.0.0.1:8000/help/{slug}/"
 
+    def product_nouns(self):
+        return self.index.product_nouns
+
 
 def question(q: int, rows: list[tuple[int, str, str, str]], rng: random.Random) -> tuple[str, str]:
     """A question about one of the articles, and that article's slug: the title as asked, with swapped

@@ -118,7 +118,8 @@ class LocalEngine:
 
     def _status(self, text: str, tools: Tools, scores: dict[str, float]) -> Decision | None:
         found = references.find_references(text)
-        if not found and not language.is_status_request(text) and scores.get("status", 0) < STATUS_AT:
+        asks = language.is_status_request(text, tools.product_nouns())
+        if not found and not asks and scores.get("status", 0) < STATUS_AT:
             return None
         tickets = tools.my_tickets()
         if tickets is None:

@@ -50,6 +50,28 @@ def test_questions_about_an_answer_to_a_ticket_are_status_requests(text):
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "my tickets for the concert have disappeared from my account",
+        "app crashes every time i open my tickets",
+        "please swap my tickets for the 12th to the 13th",
+    ],
+)
+def test_my_tickets_are_the_products_where_the_business_sells_tickets(text):
+    assert is_status_request(text)  # tickets are support tickets unless the help centre says otherwise
+    assert not is_status_request(text, frozenset({"ticket"}))
+    assert is_status_request(text, frozenset({"case"}))
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["any update on my ticket?", "what's the status of my support tickets", "has anyone replied to my case?"],
+)
+def test_a_question_about_support_tickets_is_one_wherever_tickets_are_sold(text):
+    assert is_status_request(text, frozenset({"ticket", "case"}))
+
+
+@pytest.mark.parametrize(
     ("text", "reason"),
     [
         ("I want a refund for the annual plan", "refund"),
@@ -63,6 +85,19 @@ def test_questions_about_an_answer_to_a_ticket_are_status_requests(text):
         ("scanning is stuck on every receipt. need a human to look", "human"),
         ("we'd like an actual person to check the invoice", "human"),
         ("get me an agent", "human"),
+        ("dont want a bot. human pls", "human"),
+        ("i don't want to talk to a bot", "human"),
+        ("no bots please, a person", "human"),
+        ("agent plz", "human"),
+        ("can someone ring me", "human"),
+        ("Could someone call me to explain the bill?", "human"),
+        ("Is there someone I could speak to on the phone about my tenancy?", "human"),
+        ("is there anyone we can talk to", "human"),
+        ("will someone ring me when the parcel arrives?", None),
+        ("does someone call me before the engineer arrives?", None),
+        ("is there someone at the depot on sundays?", None),
+        ("do you have a phone number I can call?", None),
+        ("the bot told me to restart it", None),
         ("do I need a person at home for the engineer?", None),
         ("will I need an agent to set it up?", None),
         ("we need a person present to sign for the delivery", None),
