@@ -9,7 +9,7 @@ The OpenAI engine may propose its own draft; it passes the same checks, and this
 
 import re
 
-from assistant import language, references, vocabulary
+from assistant import details, language, references, vocabulary
 from assistant.shapes import Outcome, TicketDraft, Turn
 from assistant.vocabulary import terms
 
@@ -117,7 +117,7 @@ def title_for(texts: list[str], reason: str) -> str:
     best = next((s for s in sentences if _says_something(s)), sentences[0])
     headline = _headline(best)
     title = _clip(headline, TITLE_MAX)
-    code = next((c for t in texts for c in language.codes(t) if c.lower() not in title.lower()), "")
+    code = next((c for t in texts for c in details.codes(t) if c.lower() not in title.lower()), "")
     if code:
         title = _clip(headline, TITLE_MAX - len(code) - 3) + f" ({code})"
     category = CATEGORY.get(reason, "")
@@ -134,16 +134,16 @@ def draft(
 ) -> TicketDraft:
     texts = problem_texts(history, text) or [text.strip() or "(no details given)"]
     title = title_for(texts, reason)
-    found = language.facts("\n".join(texts))
-    codes = [c for t in texts for c in language.codes(t)]
+    found = details.facts("\n".join(texts))
+    codes = [c for t in texts for c in details.codes(t)]
     known = found.get("references", [])
-    codes = [c for c in codes if not any(c in given for given in known)]
+    codes = [c for c in codes if not any(c in reference for reference in known)]
     if codes:
         found["references"] = list(dict.fromkeys([*known, *codes]))
-    details = "; ".join(f"{name}: {', '.join(values)}" for name, values in found.items())
+    given = "; ".join(f"{name}: {', '.join(values)}" for name, values in found.items())
     description = "In the customer's words:\n" + "\n".join(f"> {t}" for t in texts)
-    if details:
-        description += f"\n\nDetails given: {details}"
+    if given:
+        description += f"\n\nDetails given: {given}"
     noted = list(dict.fromkeys(value for values in found.values() for value in values))
     summary = f"You told us: \u201c{_clip(' '.join(' '.join(texts).split()), 160)}\u201d." + (
         f" Details noted: {', '.join(noted)}." if noted else ""

@@ -170,7 +170,7 @@ DIDNT_HELP = re.compile(
     r"^(i )?(did|done|tried|followed|checked)( all| every(thing)?)? (that|this|those|it|them|the steps|everything)\b|"
     r"\b(followed|did|tried) (all )?(the|your|those|these) (steps|instructions)\b|\bstill (no|nothing|only|the same)\b"
 )
-_ABOUT = r"(?:ticket|case|request|query|complaint|enquiry|inquiry|claim|message|email)s?"
+_ABOUT = r"(?:ticket|case|request|query|complaint|enquiry|inquiry|claim|message|email|report)s?"
 _MY_TICKETS = re.compile(r"\bmy (support )?(ticket|case)s\b")
 STATUS_REQUEST = re.compile(
     r"\b(ticket|case) (status|update)\b|\bstatus of (my |the )?"
@@ -179,7 +179,7 @@ STATUS_REQUEST = re.compile(
     # "the request I opened last week: where are we?", "any news on the complaint I put in?"
     r"\b(i|we) (opened|sent|raised|submitted|put in|made|logged|filed|lodged|reported)\b.{0,60}\b" + _ABOUT + r"\b"
     r".{0,60}\b(news|update|status|progress|heard|hear back|get back|got back|up to|go through|went through|answered|"
-    r"replied|reply|response|where are we|still waiting|any word|looked at)\b|"
+    r"replied|reply|response|where are we|still waiting|any word|looked at|working on|dealing with)\b|"
     r"\b(news|update|updates|status|progress|any word)\b.{0,30}\b" + _ABOUT + r"\b.{0,30}\b(i|we) "
     r"(opened|sent|raised|submitted|put in|made|logged|filed|lodged)\b|"
     r"\b(ticket|case|query|complaint|enquiry|inquiry)\b.{0,40}\b(up to|is at|go through|went through|get back to me|"
@@ -188,7 +188,17 @@ STATUS_REQUEST = re.compile(
     r"(answered|replied|responded|looked at|looked into|read|seen|got back)\b|"
     r"\b(did|has) my " + _ABOUT + r" (go through|get through|arrive|reach)\b|"
     r"\b(hear|heard|hearing) back (on|about|regarding) (the |my |our )?" + _ABOUT + r"\b|"
-    r"\bchecking (in )?on (the|my) " + _ABOUT + r"\b|"
+    r"\bcheck(ing)? (in )?on (the|my|our) (\w+ ){0,2}" + _ABOUT + r"\b|"
+    r"\b" + _ABOUT + r" (you|u) (opened|raised|logged)\b|"
+    # "update on my lost property report", "what's happening with the refund request I sent on monday"
+    r"\b(update|news|latest|progress|happening|going on) (on|about|with|of) (the|my|our) (\w+ ){0,2}" + _ABOUT + r"\b|"
+    r"\b(is|are) (someone|anyone|somebody|anybody) (still )?(dealing with|working on|looking (at|into)|handling) "
+    r"(the|my|our) (\w+ ){0,2}" + _ABOUT + r"\b|"
+    r"\b(i|we) (emailed|messaged|wrote to|contacted) (you|u|support|your team|the team)\b.{0,80}"
+    r"\b(update|news|reply)\b|\b(is it|it'?s) still in the queue\b|"
+    r"\bmy " + _ABOUT + r"\b.{0,20}\b(get|gets|got|been|be) (answered|replied to|resolved|closed|looked at|given to|"
+    r"assigned|picked up)\b|"
+    r"^(escalated|raised|sent|submitted|logged) (my|a|the|our) " + _ABOUT + r"\b.{0,60}\bany (word|news|update)\b|"
     # "you said someone would get back to me on my case"
     r"\bget back to (me|us)\b.{0,20}\b(on|about|regarding) (my|our|the) " + _ABOUT + r"\b"
 )
@@ -322,43 +332,6 @@ def didnt_help(text: str) -> bool:
     return bool(DIDNT_HELP.search(_norm(text)))
 
 
-# --- facts for the ticket description ------------------------------------------------------------
-
-FACTS: dict[str, re.Pattern[str]] = {
-    "amounts": re.compile(
-        # Bounded digit runs: a long run of "1,1,1,..." costs a constant per position, not the rest of the text.
-        r"(?:[$€£]\s?\d[\d,]{0,14}(?:\.\d{1,2})?|\b\d[\d,]{0,14}(?:\.\d{1,2})?\s?(?:usd|eur|gbp|dollars?|euros?|pounds?)\b)",
-        re.I,
-    ),
-    "dates": re.compile(
-        r"\b(?:\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}(?:/\d{2,4})?|(?:\d{1,2}(?:st|nd|rd|th)?\s+)?(?:jan|feb|mar|apr|may|jun|"
-        r"jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?(?:\s+\d{1,2}(?:st|nd|rd|th)?)?(?:,?\s+\d{4})?|yesterday|today|"
-        r"last (?:week|month|monday|tuesday|wednesday|thursday|friday|saturday|sunday))\b",
-        re.I,
-    ),
-    "references": re.compile(
-        # Bounded runs: a long "invoice 111…1_" costs a constant per keyword, not the rest of the text.
-        r"\b(?:inv|invoice|order|ord|receipt|txn|transaction)[\s#:\-]{0,5}[a-z0-9\-]{0,30}\d[a-z0-9\-]{0,30}\b",
-        re.I,
-    ),
-    "devices": re.compile(
-        r"\b(?:iphone(?: \d+)?|ipad|android|pixel(?: \d+)?|samsung(?: galaxy)?(?: s\d+)?|mac(?:book)?|windows(?: \d+)?|"
-        r"linux|chrome|firefox|safari|edge|ios(?: \d+)?)\b",
-        re.I,
-    ),
-}
-
-
-def facts(text: str) -> dict[str, list[str]]:
-    """Amounts, dates, invoice/order numbers and devices mentioned in `text`, in order, without repeats."""
-    found: dict[str, list[str]] = {}
-    for name, pattern in FACTS.items():
-        values = list(dict.fromkeys(m.group(0).strip() for m in pattern.finditer(text or "")))
-        if values:
-            found[name] = values
-    return found
-
-
 def smalltalk_kind(text: str) -> str:
     """Which small talk a message the classifier reads as small talk is, by its words."""
     norm = _norm(text)
@@ -371,21 +344,6 @@ def smalltalk_kind(text: str) -> str:
     if re.search(r"\bhow are (you|u)\b", norm):
         return "how_are_you"
     return "greeting"
-
-
-# Order, invoice, membership and tracking numbers, promo codes and card endings, as the customer gave them.
-_CODE = re.compile(
-    r"\b[A-Z]{1,5}-[0-9][0-9A-Z-]{2,18}\b|\b[A-Z]{1,5}-[A-Z0-9]{0,20}[0-9][A-Z0-9]{0,20}\b"
-    r"|\b(?=[A-Za-z]*[0-9])(?=[0-9]*[A-Za-z])[A-Za-z0-9]{5,16}\b"
-    r"|(?<=ending )[0-9]{4}\b|(?<=ending in )[0-9]{4}\b|\b[0-9]{6,16}\b"
-)
-_NOT_A_CODE = re.compile(r"^(?:\d+(?:st|nd|rd|th|am|pm|gb|mb|kg|km|mins?|hrs?|days?|mbps|ghz|k)|[a-z]+\d{1,2})$", re.I)
-
-
-def codes(text: str) -> list[str]:
-    """The codes a customer gave ("order 7QK2M9XD", "INV-3F2A9B7C", "card ending 4821"), in order, once each."""
-    found = [m.group(0) for m in _CODE.finditer((text or "")[:4000])]
-    return list(dict.fromkeys(c for c in found if not _NOT_A_CODE.match(c)))
 
 
 _ARTICLES_AND_OWNERS = frozenset("a an the my our your his her their this that these those some".split())

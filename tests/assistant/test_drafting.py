@@ -107,7 +107,7 @@ def test_a_code_cut_off_with_the_end_of_a_long_sentence_is_put_back():
     ids=["order-invoice-card", "not-codes", "promo-account"],
 )
 def test_the_codes_a_customer_gives_are_kept(text, codes):
-    from assistant.language import codes as found
+    from assistant.details import codes as found
 
     assert found(text) == codes
 

@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from assistant import language, wording
-from assistant.language import Answer, confirmation, didnt_help, facts, is_status_request, needs_person, smalltalk
+from assistant import details, language, wording
+from assistant.details import facts
+from assistant.language import Answer, confirmation, didnt_help, is_status_request, needs_person, smalltalk
 from assistant.references import find_references
 
 
@@ -43,10 +44,37 @@ def test_references_are_found_typed_loosely_or_spoken(text, expected):
     [
         "still waiting to hear back on the case I raised Monday",
         "any chance of hearing back about my request?",
+        "update on my lost property report pls",
+        "escalated my complaint to a team leader 6 days ago, any word?",
+        "whats happening with the refund request i sent on monday",
+        "Could you check on my support request from last week for me please?",
+        "whats the latest on the ticket u opened for me yesterday",
+        "is someone still dealing with my access case or did it get closed",
+        "i emailed support about the name on my certificate 3 days ago, is there an update",
+        "how long till my ticket gets answered, sent it thursday",
+        "I'd like to check on the progress of my privacy request from last month please",
+        "has my ticket been given to someone yet or is it still in the queue",
+        "i opened a request about the double charge, is somebody actually working on it",
     ],
 )
 def test_questions_about_an_answer_to_a_ticket_are_status_requests(text):
     assert is_status_request(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I want to update my email address",
+        "my report won't export",
+        "any update on my order?",
+        "is anyone working on the outage?",
+        "I am still in the queue for the phone line",
+        "how do I report a problem?",
+        "the report you sent is wrong",
+    ],
+)
+def test_messages_about_other_things_than_a_ticket_are_not_status_requests(text):
+    assert not is_status_request(text)
 
 
 @pytest.mark.parametrize(
@@ -226,8 +254,8 @@ def test_facts_and_codes_cost_grows_linearly_with_hostile_input(hostile):
     """Four times the input costs about four times the time (a quadratic pattern costs sixteen)."""
 
     def read(text: str) -> None:
-        language.facts(text)
-        language.codes(text)
+        details.facts(text)
+        details.codes(text)
         language.needs_person(text)
 
     small, large = _best_of_three(read, hostile(1000)), _best_of_three(read, hostile(4000))
