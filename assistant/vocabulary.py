@@ -189,8 +189,8 @@ for _group in SYNONYMS:
 
 
 # The words customers use for their support requests, which some businesses also use for what they sell (an
-# events company's tickets, a phone shop's cases): "my tickets" is then about the product.
-SUPPORT_NOUNS = ("ticket", "case")
+# events company's tickets): "my tickets" is then about the product. Not "case": "in case" is everywhere.
+SUPPORT_NOUNS = ("ticket",)
 _NOUN_USE = {n: (re.compile(rf"\b{n}s?\b"), re.compile(rf"\b(support|help) {n}s?\b")) for n in SUPPORT_NOUNS}
 
 
