@@ -203,9 +203,11 @@ STATUS_REQUEST = re.compile(
     r"\bget back to (me|us)\b.{0,20}\b(on|about|regarding) (my|our|the) " + _ABOUT + r"\b"
 )
 _SMALLTALK = {
-    "greeting": re.compile(r"^(hi|hello|hey|hiya|howdy|yo|good (morning|afternoon|evening)|greetings)( there)?$"),
+    "greeting": re.compile(r"^(hi|hello|hey|hiya|howdy|yo|good (morning|afternoon|evening)|greetings)( there)?$|"
+                           r"^((hi|hello|hey) )?(is )?(anyone|anybody) (there|around|home)$"),
     "thanks": re.compile(r"^(thanks?( you)?( so much| a lot| very much)?|thx|ty|cheers|great thanks|perfect thanks|"
-                         r"awesome|great|perfect|cool|got it|ok thanks|okay thanks|that helped|that worked)$"),
+                         r"awesome|great|perfect|cool|got it|ok thanks|okay thanks|that helped|that worked|nice one|"
+                         r"brilliant|lovely)( yes)?$"),
     "bye": re.compile(r"^(bye|goodbye|see you|see ya|that'?s all|nothing else|no that'?s all|all good)$"),
     "how_are_you": re.compile(r"^(how are you|how'?s it going|how are you doing)( today)?$"),
     "who": re.compile(r"^(who are you|are you (a )?(bot|robot|human|ai|real))$"),
@@ -216,7 +218,9 @@ _SMALLTALK_LEAD = re.compile(r"^(?:(?:ok|okay|oh|ah|right|alright|great|cool|per
 # Short small talk said more loosely than the exact phrases above (on a message of a few words only).
 _LOOSE_SMALLTALK = {
     "who": re.compile(
-        r"\b(are|r) (you|u) (a |an )?(real|human|bot|robot|ai|person|machine|computer)\b|\bwho (are|r) (you|u)\b"
+        r"\b(are|r) (you|u) (a |an )?(real|human|bot|robot|ai|person|machine|computer)\b|\bwho (are|r) (you|u)\b|"
+        r"^is (this|it) (a |an )?(real |actual )?(human|bot|robot|ai|person|machine|computer)"
+        r"( or (a |an )?(real )?\w+)?( typing| here| talking| answering)?$"
     ),
     "bye": re.compile(r"\b(bye|goodbye|see you|see ya|cya|have a (nice|good|great) (day|weekend|evening|one))\b"),
     "thanks": re.compile(
@@ -228,10 +232,11 @@ _NOT_SMALLTALK = re.compile(r"\?|\b(but|how|what|when|where|why|can|could|help m
 _RESOLVED = re.compile(
     r"\b(works|working|worked|fixed|sorted|solved|resolved|fine|ok|okay|good) (again|now|itself)\b|"
     r"\b(it'?s|its|it is|all|that'?s) (fixed|sorted|solved|resolved)\b|"
-    r"\bi (fixed|sorted|solved|figured out) (it|this|that)\b"
+    r"\bi (fixed|sorted|solved|figured out) (it|this|that)\b|\b(figured|sorted|fixed|solved) (it|this|that)( out)?$"
 )
 _UNRESOLVED = re.compile(
-    r"\b(not|no longer|doesn'?t|don'?t|isn'?t|won'?t|can'?t|cannot|stopped|broke|broken|crash\w*|fail\w*|error\w*|"
+    r"\b(not|no longer|doesn'?t|don'?t|isn'?t|won'?t|can'?t|cannot|haven'?t|hasn'?t|didn'?t|never|"
+    r"stopped|broke|broken|crash\w*|fail\w*|error\w*|"
     r"stuck|freez\w*|wrong|missing)\b|^(is|are|was|were|has|have|had|did|does|do|will|would|should|can|could)\b"
 )
 

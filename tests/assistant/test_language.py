@@ -198,10 +198,29 @@ def test_that_didnt_help_follow_ups(text):
 
 
 @pytest.mark.parametrize(
-    ("text", "kind"), [("hi", "greeting"), ("Thanks!", "thanks"), ("bye", "bye"), ("hey how are you", "how_are_you")]
+    ("text", "kind"),
+    [
+        ("hi", "greeting"),
+        ("Thanks!", "thanks"),
+        ("bye", "bye"),
+        ("hey how are you", "how_are_you"),
+        ("hello anyone there", "greeting"),
+        ("is anybody there?", "greeting"),
+        ("nice one \U0001f44d", "thanks"),
+        ("brilliant", "thanks"),
+        ("is this an ai or a person typing", "who"),
+        ("is this a bot?", "who"),
+    ],
 )
 def test_small_talk(text, kind):
     assert smalltalk(text) == kind
+
+
+@pytest.mark.parametrize(
+    "text", ["is it a bot fault that my card failed", "is this a real offer?", "anyone there to fix my broken app?"]
+)
+def test_a_message_about_something_else_is_not_small_talk(text):
+    assert smalltalk(text) is None
 
 
 def test_small_talk_with_a_question_is_not_small_talk():
@@ -211,7 +230,7 @@ def test_small_talk_with_a_question_is_not_small_talk():
 @pytest.mark.parametrize(
     "text",
     ["it works now", "no it's ok, just tried again and it works now", "all sorted now thanks", "I fixed it",
-     "ok it's working again", "my card works again, cheers"],
+     "ok it's working again", "my card works again, cheers", "nvm figured it out", "nvm sorted it"],
 )  # fmt: skip
 def test_a_problem_said_to_be_solved_now_is_small_talk_not_a_problem_tried_again(text):
     assert smalltalk(text) == "resolved"
@@ -222,7 +241,7 @@ def test_a_problem_said_to_be_solved_now_is_small_talk_not_a_problem_tried_again
     "text",
     ["works now but the screen is blank", "it is not working now", "it stopped working again", "is it fixed now?",
      "has it been sorted now", "it worked fine now it crashes", "it works now, how do I export my data",
-     "it works again " + "and again " * 20],
+     "it works again " + "and again " * 20, "i havent figured it out", "not sorted it", "can you get it sorted"],
 )  # fmt: skip
 def test_a_message_that_is_not_plainly_solved_is_not_read_as_solved(text):
     assert smalltalk(text) != "resolved"
