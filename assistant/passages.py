@@ -52,15 +52,12 @@ def split_passages(body: str) -> list[tuple[str, str]]:
     return passages or [("", plain_text(body).strip())]
 
 
-def labelled(heading: str, text: str, title: str = "") -> str:
+def labelled(heading: str, text: str) -> str:
     """A passage as it is quoted: after its section heading ("Plus - £34.99 a month: Access to every club
-    ..."), which often says what the passage is about; the heading alone when `text` is empty. No heading
-    when it is the article's title or the passage begins with it."""
+    ..."), which often says what the passage is about; no heading when the passage begins with it."""
     heading = heading.strip()
-    if not heading or heading.lower() == title.strip().lower() or text.lower().startswith(heading.lower()):
+    if not heading or text.lower().startswith(heading.lower()):
         return text
-    if not text:
-        return heading
     return f"{heading}{' ' if heading[-1] in '.?!:' else ': '}{text}"
 
 

@@ -21,7 +21,7 @@ from rapidfuzz.distance import OSA
 
 from assistant.meaning import Meaning
 from assistant.meaning import units as embedded_units
-from assistant.passages import Hit, choose_passages, labelled, split_passages
+from assistant.passages import Hit, choose_passages, split_passages
 from assistant.vocabulary import GENERIC, SYNONYM_OF, noun_uses, product_nouns, stem, terms, words
 
 
@@ -100,7 +100,7 @@ class Index:
             for counter, heading_set in zip(passage_terms, heading_terms, strict=True):
                 unit_df.update(set(counter) | title_terms | heading_set)
                 unit_lengths.append(sum(counter.values()) + cls.UNIT_TITLE_WEIGHT * len(title_terms) + len(heading_set))
-            headings = [labelled(h, "", title) for h, _text in sections]
+            headings = ["" if h.lower() == title.strip().lower() else h for h, _text in sections]  # no title twice
             length = sum(tf.values()) or 1
             read = (passages, headings, passage_terms, heading_terms, title_terms, tf, length, unit_lengths)
             index.docs.append(_Doc(article_id, slug, title, *read))
