@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 
-from assistant import language
+from assistant import language, status
 from assistant.vocabulary import stem
 
 CLASSES = ("answer", "offer", "status", "clarify", "smalltalk")
@@ -76,7 +76,7 @@ def _rules(text: str) -> list[str]:
     reason = language.needs_person(text)
     if reason:
         found.append(f"rule:{reason}")
-    if language.is_status_request(text):
+    if status.is_status_request(text):
         found.append("rule:status")
     if language.smalltalk(text):
         found.append("rule:smalltalk")
@@ -86,6 +86,8 @@ def _rules(text: str) -> list[str]:
         found.append("rule:staff_request")
     if language.polite_request(text):
         found.append("rule:polite_request")
+    if language.price_mismatch(text):
+        found.append("rule:price_mismatch")
     return found
 
 

@@ -121,10 +121,13 @@ NEEDS_PERSON: dict[str, re.Pattern[str]] = {
         # "I need a person to fix ...", "need a human to look", "get me an agent" (not "do I need a person at home?").
         r"(?<!do )(?<!will )(?<!would )(?<!should )(?<!did )\b(i|we)( really| just)?( need| want| would like|'d like) "
         r"(a|an) (actual |live )?(human|person|agent|representative|operator)\b(?! (at|present|home|there|to be))|"
-        r"(?<!do i )(?<!do we )(?<!will i )(?<!would i )\b(need|want|get me|give me|find me) (a|an) (actual |live )?"
-        r"(human|agent|representative|operator)\b|(^|[.!?,] *)(a )?(human|agent|real person)( please| pls| plz)?[.!]*$|"
+        r"(?<!do i )(?<!do we )(?<!will i )(?<!would i )\b(need|want|get me|give me|find me) (a|an|your) "
+        r"(actual |live )?(human|agent|representative|operator|manager|supervisor)\b"
+        r"(?! (role|account|access|permission|seat|login))|(^|[.!?,] *)(a )?(human|agent|real person)"
+        r"( please| pls| plz)?[.!]*$|"
         r"\b(don'?t|do not) want (a |to (talk|speak|chat) to a )?(bot|robot|machine)\b|\bno (more )?bots\b|"
-        r"\b(someone|somebody|anyone|anybody|a person|a human) (i|we) (can|could) (speak|talk|chat) (to|with)\b|"
+        r"\b(someone|somebody|anyone|anybody|(a|an|any) (actual |real |live )?(person|human)) (i|we) (can|could) "
+        r"(speak|talk|chat) (to|with)\b|"
         r"\b(can|could|would|will) (someone|somebody|anyone|a person|you|your team)( please)? (call|ring|phone) (me|us)"
         r"\b(?! (before|when|if|after|once))",
         "ticket_request": r"\b(open|create|file|raise|log|submit|start)\b.{0,12}\b(support )?(ticket|case)\b|"
@@ -170,38 +173,6 @@ DIDNT_HELP = re.compile(
     r"^(i )?(did|done|tried|followed|checked)( all| every(thing)?)? (that|this|those|it|them|the steps|everything)\b|"
     r"\b(followed|did|tried) (all )?(the|your|those|these) (steps|instructions)\b|\bstill (no|nothing|only|the same)\b"
 )
-_ABOUT = r"(?:ticket|case|request|query|complaint|enquiry|inquiry|claim|message|email|report)s?"
-_MY_TICKETS = re.compile(r"\bmy (support )?(ticket|case)s\b")
-STATUS_REQUEST = re.compile(
-    r"\b(ticket|case) (status|update)\b|\bstatus of (my |the )?"
-    r"(ticket|case|request)|\b(update|news) on (my |the )?(ticket|case|request)|\bwhere is my (ticket|case)\b|"
-    r"\b(open|active|pending|outstanding) (tickets?|cases?|requests?|queries|complaints)\b|"
-    # "the request I opened last week: where are we?", "any news on the complaint I put in?"
-    r"\b(i|we) (opened|sent|raised|submitted|put in|made|logged|filed|lodged|reported)\b.{0,60}\b" + _ABOUT + r"\b"
-    r".{0,60}\b(news|update|status|progress|heard|hear back|get back|got back|up to|go through|went through|answered|"
-    r"replied|reply|response|where are we|still waiting|any word|looked at|working on|dealing with)\b|"
-    r"\b(news|update|updates|status|progress|any word)\b.{0,30}\b" + _ABOUT + r"\b.{0,30}\b(i|we) "
-    r"(opened|sent|raised|submitted|put in|made|logged|filed|lodged)\b|"
-    r"\b(ticket|case|query|complaint|enquiry|inquiry)\b.{0,40}\b(up to|is at|go through|went through|get back to me|"
-    r"heard back|been answered|any news|an update)\b|"
-    r"\b(has|did|have) (anyone|someone|somebody|the team|your team|you)( guys)?( actually| already| even| yet)? "
-    r"(answered|replied|responded|looked at|looked into|read|seen|got back)\b|"
-    r"\b(did|has) my " + _ABOUT + r" (go through|get through|arrive|reach)\b|"
-    r"\b(hear|heard|hearing) back (on|about|regarding) (the |my |our )?" + _ABOUT + r"\b|"
-    r"\bcheck(ing)? (in )?on (the|my|our) (\w+ ){0,2}" + _ABOUT + r"\b|"
-    r"\b" + _ABOUT + r" (you|u) (opened|raised|logged)\b|"
-    # "update on my lost property report", "what's happening with the refund request I sent on monday"
-    r"\b(update|news|latest|progress|happening|going on) (on|about|with|of) (the|my|our) (\w+ ){0,2}" + _ABOUT + r"\b|"
-    r"\b(is|are) (someone|anyone|somebody|anybody) (still )?(dealing with|working on|looking (at|into)|handling) "
-    r"(the|my|our) (\w+ ){0,2}" + _ABOUT + r"\b|"
-    r"\b(i|we) (emailed|messaged|wrote to|contacted) (you|u|support|your team|the team)\b.{0,80}"
-    r"\b(update|news|reply)\b|\b(is it|it'?s) still in the queue\b|"
-    r"\bmy " + _ABOUT + r"\b.{0,20}\b(get|gets|got|been|be) (answered|replied to|resolved|closed|looked at|given to|"
-    r"assigned|picked up)\b|"
-    r"^(escalated|raised|sent|submitted|logged) (my|a|the|our) " + _ABOUT + r"\b.{0,60}\bany (word|news|update)\b|"
-    # "you said someone would get back to me on my case"
-    r"\bget back to (me|us)\b.{0,20}\b(on|about|regarding) (my|our|the) " + _ABOUT + r"\b"
-)
 _SMALLTALK = {
     "greeting": re.compile(r"^(hi|hello|hey|hiya|howdy|yo|good (morning|afternoon|evening)|greetings)( there)?$|"
                            r"^((hi|hello|hey) )?(is )?(anyone|anybody) (there|around|home)$"),
@@ -211,6 +182,9 @@ _SMALLTALK = {
     "bye": re.compile(r"^(bye|goodbye|see you|see ya|that'?s all|nothing else|no that'?s all|all good)$"),
     "how_are_you": re.compile(r"^(how are you|how'?s it going|how are you doing)( today)?$"),
     "who": re.compile(r"^(who are you|are you (a )?(bot|robot|human|ai|real))$"),
+    "ok": re.compile(r"^(ok|okay|k|kk|yes|lol|haha|ha|lmao|fair enough|i see)$"),
+    "fed_up": re.compile(r"^(you'?re|you are|ur|u r|this is|this bot is|what a) (so |really |completely )?(useless|"
+                         r"rubbish|pointless|hopeless|terrible|a joke|stupid|dumb)( bot| lol| haha| mate)*$"),
 }  # fmt: skip
 
 
@@ -262,6 +236,11 @@ def smalltalk(text: str) -> str | None:
     return None
 
 
+# A problem tried again that still asks what to do ("how long", "anything else i can try", "can i switch"):
+# the help centre may answer it, so it is left to the classifier.
+_ASKS_WHAT_NEXT = re.compile(r"\b(how|what|whats|why|anything else|is there|can i|should i|do i)\b")
+
+
 def needs_person(text: str) -> str | None:
     """The kind of problem only a person can solve, or None. "How do refunds work?" is a question, not one."""
     norm = _norm(text)
@@ -271,8 +250,16 @@ def needs_person(text: str) -> str | None:
         and not re.search(r"\b(i|we|my|our|me)\b.{0,40}\b(was|were|got|been|have|has|am|need|want)\b", norm)
     )
     for name, pattern in NEEDS_PERSON.items():
-        asks_about = bool(re.search(r"^(how|when|what|why|does|do|is|are|will)\b(?! there (some|any)(one|body))", norm))
+        asks_about = bool(
+            re.search(
+                r"^(how|when|what|why|does|do|is|are|will)\b(?! there (some|any)(one|body)| there (a|an|any) "
+                r"(actual |real |live )?(human|person)\b)",
+                norm,
+            )
+        )
         if pattern.search(norm) and (not informational or (name == "human" and not asks_about)):
+            if name == "persistent" and _ASKS_WHAT_NEXT.search(norm):
+                continue  # "tapped unlock 3 times ... anything else i can try": a question, not a report
             return name
     if not informational and _CHARGED.search((text or "")[:2000].lower()):
         return "billing"
@@ -320,17 +307,20 @@ def polite_request(text: str) -> bool:
     )
 
 
+# Two prices set against each other ("took £58 when my monthly is £41.20", "charged 41p/min, the app said 32p"):
+# a charge the customer says is wrong, however it is asked.
+_AMOUNT = r"(?:[£$€]\s?\d[\d,.]*|\b\d[\d,.]*\s?(?:p|pence|cents?|dollars|pounds|euros?)\b)"
+_PRICE_MISMATCH = re.compile(
+    _AMOUNT + r"[^.!?\n]{0,60}?\b(?:when|but|instead of|should|supposed|meant|costs?|said|says|shows?|advertised|"
+    r"quoted|not|only)\b[^.!?\n]{0,40}?" + _AMOUNT
+)
+
+
+def price_mismatch(text: str) -> bool:
+    return bool(_PRICE_MISMATCH.search((text or "")[:2000].lower()))
+
+
 _ABOUT_TICKETS = re.compile(r"\b((ticket|case|query|enquiry|inquiry|complaint)s?|status|progress|any news|an update)\b")
-
-
-def is_status_request(text: str, product_nouns: frozenset[str] = frozenset()) -> bool:
-    """Whether `text` asks about the customer's support tickets. "My tickets" alone is not, where tickets are
-    what the business sells (`product_nouns`, vocabulary.product_nouns)."""
-    norm = _norm(text)
-    if re.search(r"^(how (do|can|should|would) (i|we|you)|how to)\b", norm) and "status" not in norm:
-        return False  # "how do I give my ticket number over the phone?" is a how-to question
-    mine = (m for m in _MY_TICKETS.finditer(norm) if m.group(1) or m.group(2) not in product_nouns)
-    return bool(STATUS_REQUEST.search(norm)) or any(mine)
 
 
 def didnt_help(text: str) -> bool:

@@ -42,6 +42,11 @@ SMALLTALK = {
     "thanks": "You're welcome! Is there anything else I can help with?",
     "resolved": "Glad it's working now! Is there anything else I can help with?",
     "bye": "Thanks for contacting Loophole. Have a great day!",
+    "ok": "Is there anything else I can help with?",
+    "fed_up": (
+        "I'm sorry I haven't been more help. Tell me what you need in a sentence or two and I'll look for the "
+        "answer, or offer to pass it to a person from the Loophole team."
+    ),
     "how_are_you": "I'm doing well, thanks for asking! What can I help you with today?",
     "who": (
         "I'm Loophole AI, the Loophole support assistant. I answer from our help centre, look up your tickets, "

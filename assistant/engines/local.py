@@ -9,6 +9,7 @@ a person or a ticket, and "that didn't help" after an answer.
 
 from assistant import drafting, intents, language, passages, references, vocabulary, wording
 from assistant.engines.base import Decision, Kind, Link, Outcome, Request, Tools
+from assistant.status import is_status_request
 
 # Retrieval confidence (assistant.passages.Hit.score) from which a message is answered from the help
 # centre: a statement at CONFIDENT, a plain question at ASKS_CONFIDENT, a problem described again after a
@@ -56,6 +57,8 @@ class LocalEngine:
         chat = language.smalltalk(text) or (
             scores.get("smalltalk", 0) >= SMALLTALK_AT and language.smalltalk_kind(text)
         )
+        if chat == "fed_up" and last in {Outcome.ANSWERED, Outcome.CLARIFIED}:
+            chat = ""  # "you're useless" after an answer: it did not help
         if chat:
             return Decision(Kind.SMALLTALK, wording.SMALLTALK[chat])
 
@@ -118,7 +121,7 @@ class LocalEngine:
 
     def _status(self, text: str, tools: Tools, scores: dict[str, float]) -> Decision | None:
         found = references.find_references(text)
-        asks = language.is_status_request(text, tools.product_nouns())
+        asks = is_status_request(text, tools.product_nouns())
         if not found and not asks and scores.get("status", 0) < STATUS_AT:
             return None
         tickets = tools.my_tickets()

@@ -85,6 +85,16 @@ def test_requests_that_need_a_person_are_offered_a_ticket_at_once(customer, text
     assert not Ticket.objects.exists()
 
 
+def test_youre_useless_is_small_talk_alone_and_an_answer_that_did_not_help_after_one(customer):
+    alone = say(chat(customer), "you're useless lol")
+    assert alone.outcome == Outcome.SMALLTALK
+    assert "sorry" in alone.text.lower()
+    conversation = chat(customer)
+    assert say(conversation, "how do I export my data").outcome == Outcome.ANSWERED
+    assert say(conversation, "you're useless").outcome == Outcome.OFFERED
+    assert not Ticket.objects.exists()
+
+
 def test_that_didnt_help_after_an_answer_offers_a_ticket(customer):
     conversation = chat(customer)
     assert say(conversation, "how do I export my data").outcome == Outcome.ANSWERED

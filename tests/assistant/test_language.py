@@ -8,8 +8,16 @@ from hypothesis import strategies as st
 
 from assistant import details, language, wording
 from assistant.details import facts
-from assistant.language import Answer, confirmation, didnt_help, is_status_request, needs_person, smalltalk
+from assistant.language import (
+    Answer,
+    confirmation,
+    didnt_help,
+    needs_person,
+    price_mismatch,
+    smalltalk,
+)
 from assistant.references import find_references
+from assistant.status import is_status_request
 
 
 @given(st.text(max_size=200))
@@ -55,6 +63,12 @@ def test_references_are_found_typed_loosely_or_spoken(text, expected):
         "I'd like to check on the progress of my privacy request from last month please",
         "has my ticket been given to someone yet or is it still in the queue",
         "i opened a request about the double charge, is somebody actually working on it",
+        "has my request been sorted? it says in progress since friday",
+        "I raised a ticket last week about my deposit, has it moved at all?",
+        "did my message about the boiler from this morning get through to someone",
+        "was my account deletion request done? sent it on the 3rd",
+        "following up on my email from the 2nd re the double charge",
+        "my request says waiting for you but i already replied to it",
     ],
 )
 def test_questions_about_an_answer_to_a_ticket_are_status_requests(text):
@@ -71,6 +85,9 @@ def test_questions_about_an_answer_to_a_ticket_are_status_requests(text):
         "I am still in the queue for the phone line",
         "how do I report a problem?",
         "the report you sent is wrong",
+        "has my claim been processed yet?",
+        "was my order sorted before the weekend?",
+        "my email says waiting for verification",
     ],
 )
 def test_messages_about_other_things_than_a_ticket_are_not_status_requests(text):
@@ -121,6 +138,13 @@ def test_a_question_about_support_tickets_is_one_wherever_tickets_are_sold(text)
         ("Could someone call me to explain the bill?", "human"),
         ("Is there someone I could speak to on the phone about my tenancy?", "human"),
         ("is there anyone we can talk to", "human"),
+        ("get me a manager. now.", "human"),
+        ("i need a supervisor", "human"),
+        ("is there any actual person i can speak to instead of this", "human"),
+        ("is there a human i can speak to about my trip on friday", "human"),
+        ("do I need a manager role to approve expenses?", None),
+        ("we want a manager account for our ops lead", None),
+        ("could someone add my manager as a second admin", None),
         ("will someone ring me when the parcel arrives?", None),
         ("does someone call me before the engineer arrives?", None),
         ("is there someone at the depot on sundays?", None),
@@ -136,6 +160,8 @@ def test_a_question_about_support_tickets_is_one_wherever_tickets_are_sold(text)
         ("pressed sync like 20 times, the payments are still not there", "persistent"),
         ("router keeps dropping out. swapped the cable, same thing", "persistent"),
         ("the light is still orange, restarted it twice", "persistent"),
+        ("tapped unlock 3 times, nothing, bluetooth is on. anything else i can try", None),
+        ("failed the graded quiz 3 times and now it says wait. how long", None),
         ("you still took £19.99 after I cancelled", "billing"),
         ("I've been charged $45 for a plan I never picked", "billing"),
         ("how much will I be charged if I cancel early?", None),
@@ -210,6 +236,11 @@ def test_that_didnt_help_follow_ups(text):
         ("brilliant", "thanks"),
         ("is this an ai or a person typing", "who"),
         ("is this a bot?", "who"),
+        ("lol", "ok"),
+        ("ok", "ok"),
+        ("\U0001f44d", "ok"),
+        ("you're useless lol", "fed_up"),
+        ("this is pointless", "fed_up"),
     ],
 )
 def test_small_talk(text, kind):
@@ -245,6 +276,23 @@ def test_a_problem_said_to_be_solved_now_is_small_talk_not_a_problem_tried_again
 )  # fmt: skip
 def test_a_message_that_is_not_plainly_solved_is_not_read_as_solved(text):
     assert smalltalk(text) != "resolved"
+
+
+@pytest.mark.parametrize(
+    ("text", "mismatch"),
+    [
+        ("why did you take £58 when my monthly is £41.20??", True),
+        ("charged 41p/min on a polo when the app said 32p", True),
+        ("i picked roadside breakdown for £29 but youve charged me £79", True),
+        ("tds has my deposit as £1,100 but i paid £1,380", True),
+        ("my debit card has £1000 daily limit and rent is £1350 so it keeps failing", False),
+        ("a pending £1.00 and the normal £10.99. have i paid twice", False),
+        ("is Plus £10 a month? and Max?", False),
+        ("£5 " + "but " * 5000, False),
+    ],
+)
+def test_two_prices_set_against_each_other_are_a_charge_said_to_be_wrong(text, mismatch):
+    assert price_mismatch(text) is mismatch
 
 
 def test_facts_are_pulled_from_the_customers_words():
