@@ -132,8 +132,9 @@ NEEDS_PERSON: dict[str, re.Pattern[str]] = {
         r"\b(?! (before|when|if|after|once))",
         "ticket_request": r"\b(open|create|file|raise|log|submit|start)\b.{0,12}\b(support )?(ticket|case)\b|"
         # Only staff can do these: "could you extend / waive / transfer / restore / correct / move ...".
-        r"\b((can|could|would|will) you|please|i need you to|i'?d like you to)( please)? (extend|waive|unlock|"
-        r"reactivate|credit|reimburse|transfer|merge|restore|reinstate|correct|move|reverse|escalate|backdate)\b",
+        r"\b((can|could|would|will) (you|u|someone|somebody)|please|i need you to|i'?d like you to)( please| pls)?"
+        r"( be able to)? (extend|waive|unlock|reactivate|credit|reimburse|transfer|merge|restore|reinstate|correct|"
+        r"move|reverse|escalate|backdate|lift|hold)\b",
         "refund": r"\brefund|\bmoney back\b|\breimburs|\bchargeback",
         "billing": r"\bcharged (me )?(twice|two times|double|again|after|even though|without)|\bdouble[- ]charged?|"
         r"\bduplicate (charge|payment)|\bovercharg|\bwrong amount\b|\bdisput|\bunauthori[sz]ed (charge|payment)|"
@@ -246,7 +247,7 @@ def needs_person(text: str) -> str | None:
     norm = _norm(text)
     informational = (
         bool(INFORMATIONAL.search(norm))
-        and not re.search(r"^(can|could|would|will) you\b|\bplease\b", norm)
+        and not re.search(r"^((hi|hello|hey) )?(can|could|would|will) (you|u|someone|somebody)\b|\bplease\b", norm)
         and not re.search(r"\b(i|we|my|our|me)\b.{0,40}\b(was|were|got|been|have|has|am|need|want)\b", norm)
     )
     for name, pattern in NEEDS_PERSON.items():
@@ -276,12 +277,14 @@ _CHARGED = re.compile(
 # Asking the company's people to do something ("can you switch it to USD", "please arrange", "can this be
 # fixed?"): a hint for the classifier, not a verdict (a how-to question is worded the same way at times).
 _ASKS_STAFF = re.compile(
-    r"\b(can|could|would|will) (you|someone|somebody|your team)( please)? (switch|change|fix|sort|arrange|cancel|"
-    r"update|remove|add|apply|send|check|look|investigate|refund|replace|swap|put|turn|set|get)\b|"
+    r"\b(can|could|would|will) (you|u|someone|somebody|your team)( please| pls)?( be able to)? (switch|change|fix|"
+    r"sort|arrange|cancel|update|remove|add|apply|send|check|look|investigate|refund|replace|swap|put|turn|set|get|"
+    r"pause|make)\b|\b(manually|by hand|make an exception)\b|"
     r"\bplease (arrange|sort|fix|change|switch|update|cancel|remove|add|apply|send|check)\b|"
     r"\b(need|want|like) (a|an|some) (human|person|agent|one of your (team|staff))\b|"
     r"\b(need|want|like) (you|someone|somebody|your team) to\b|"
-    r"\bcan (this|it|that) be (fixed|sorted|changed|corrected|undone|reversed)\b"
+    r"\b(can|could) (this|it|that) be (fixed|sorted|changed|corrected|undone|reversed|looked at|looked into|reduced|"
+    r"waived|refunded)\b"
 )
 
 

@@ -23,6 +23,7 @@ STATUS_REQUEST = re.compile(
     r"\bmy (request|ticket|case|query|complaint|enquiry)s? (says|shows|still says|is still) (waiting|in progress|"
     r"pending|open|awaiting)\b|\bfollowing up (on|about|regarding) (my|our|the) (\w+ ){0,2}" + _ASKED + r"\b|"
     r"\bdid my " + _ASKED + r"\b.{0,50}\b(get|go) through\b|"
+    r"\bwhere (my|the|our) (\w+ ){0,2}" + _ASKED + r" (is|are) (at|up to)\b|"
     r"\bmy (\w+ ){0,2}" + _ASKED + r"\b.{0,20}\b(is|has) it (been )?(done|sorted|finished|dealt with)\b|"
     r"\b(news|update|updates|status|progress|any word)\b.{0,30}\b" + _ABOUT + r"\b.{0,30}\b(i|we) "
     r"(opened|sent|raised|submitted|put in|made|logged|filed|lodged)\b|"
