@@ -126,15 +126,22 @@ NEEDS_PERSON: dict[str, re.Pattern[str]] = {
         r"(?! (role|account|access|permission|seat|login))|(^|[.!?,] *)(a )?(human|agent|real person)"
         r"( please| pls| plz)?[.!]*$|"
         r"\b(don'?t|do not) want (a |to (talk|speak|chat) to a )?(bot|robot|machine)\b|\bno (more )?bots\b|"
+        r"\b(get|find|put) me (through to )?(someone|somebody|a person) (who|that) (can|could|knows)\b|"
         r"\b(someone|somebody|anyone|anybody|(a|an|any) (actual |real |live )?(person|human)) (i|we) (can|could) "
         r"(speak|talk|chat) (to|with)\b|"
         r"\b(can|could|would|will) (someone|somebody|anyone|a person|you|your team)( please)? (call|ring|phone) (me|us)"
         r"\b(?! (before|when|if|after|once))",
         "ticket_request": r"\b(open|create|file|raise|log|submit|start)\b.{0,12}\b(support )?(ticket|case)\b|"
+        # "I want to make a complaint" (not "how do I make a complaint?")
+        r"\b((i|we) (want|wish|would like|'?d like|need)|id like) to (make|file|raise|lodge|put in) (a |an )?"
+        r"(formal |official )?"
+        r"complaint\b|"
         # Only staff can do these: "could you extend / waive / transfer / restore / correct / move ...".
-        r"\b((can|could|would|will) (you|u|someone|somebody)|please|i need you to|i'?d like you to)( please| pls)?"
-        r"( be able to)? (extend|waive|unlock|reactivate|credit|reimburse|transfer|merge|restore|reinstate|correct|"
-        r"move|reverse|escalate|backdate|lift|hold)\b",
+        r"\b((can|could|would|will) (you|u|someone|somebody)|please|pls|plz|i need you to|i'?d like you to)"
+        r"( please| pls| possibly| kindly)*( be able to)? (extend|waive|unlock|reactivate|credit|reimburse|transfer|"
+        r"merge|restore|reinstate|correct|move|reverse|escalate|backdate|lift|hold|rush|release|reopen|unblock|chase|"
+        r"speed up|put (\w+ ){1,4}back|"
+        r"take (\w+ ){1,4}off)\b",
         "refund": r"\brefund|\bmoney back\b|\breimburs|\bchargeback",
         "billing": r"\bcharged (me )?(twice|two times|double|again|after|even though|without)|\bdouble[- ]charged?|"
         r"\bduplicate (charge|payment)|\bovercharg|\bwrong amount\b|\bdisput|\bunauthori[sz]ed (charge|payment)|"
