@@ -299,6 +299,25 @@ def asks_staff_to_act(text: str) -> bool:
     return bool(_ASKS_STAFF.search(_norm(text)))
 
 
+# A clause that asks to know something ("... what happens if he doesn't", "is there a way", "should I have heard
+# by now"), in a message that asks nobody to act: whatever it reports, it wants an answer first.
+_KNOW_CLAUSE = re.compile(
+    r"(^|[.!?,]\s*|\b(and|but|so|or)\s+)(how|what|whats|when|where|which|why|is there|are there|is something|is it|"
+    r"is that|should i|do i|any way|anything)\b([^.!?]*)"
+)
+_ASKS_TO_ACT = re.compile(
+    r"\b(can|could|would|will) (you|u|we|someone|somebody)\b|\bwould it be possible\b|\b(please|pls)\b"
+)
+
+
+def wants_to_know(text: str) -> bool:
+    lowered = (text or "")[:2000].lower().replace("\u2019", "'")  # with its punctuation: clauses matter here
+    if _ASKS_TO_ACT.search(lowered):
+        return False
+    # A question of four words or more: "what is this?" or "is that allowed??" after a report is a complaint.
+    return any(len((m.group(3) + m.group(4)).split()) >= 4 for m in _KNOW_CLAUSE.finditer(lowered))
+
+
 _PLEASE = re.compile(r"\b(please|pls|plz)\b")
 _ASKS_TO_KNOW = re.compile(
     r"\b(how|what|whats|where|when|which|why|who|tell me|explain|let me know|show me|info|information|guide)\b"

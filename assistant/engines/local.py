@@ -91,10 +91,11 @@ class LocalEngine:
         asks = scores.get("answer", 0) >= 0.5 and ("?" in text or bool(language.INFORMATIONAL.search(text.lower())))
         # A plain question is answered on a weaker match than a statement; after a clarifying question, a
         # problem described again is answered only on a strong one (else it is offered).
+        knowing = language.wants_to_know(text)  # asks a question of its own, and nobody to act
         confident = ASKS_CONFIDENT if asks else CONFIDENT
         if last == Outcome.CLARIFIED and not asks:
             confident = STRONG
-        if hits and offer >= LEANS_OFFER_AT and offer > scores.get("answer", 0) and not asks:
+        if hits and offer >= LEANS_OFFER_AT and offer > scores.get("answer", 0) and not asks and not knowing:
             best = hits[0]
             answering = best.answering
             self_service = passages.says_self_service(answering) and not passages.says_staff_handle(answering)
@@ -104,7 +105,7 @@ class LocalEngine:
                 return self.offer(request, reason or "unresolved")
         if hits and (hits[0].score >= confident or (asks and hits[0].meaning >= MEANING_CONFIDENT)):
             best = hits[0]
-            if offer >= MAYBE_OFFER_AT and passages.says_staff_handle(best.passage):
+            if offer >= MAYBE_OFFER_AT and not knowing and passages.says_staff_handle(best.passage):
                 # A report the help centre itself says a person must handle (anywhere in what would be
                 # quoted): offer, don't quote it back.
                 return self.offer(request, reason or "unresolved")

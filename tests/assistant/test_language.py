@@ -311,6 +311,24 @@ def test_two_prices_set_against_each_other_are_a_charge_said_to_be_wrong(text, m
     assert price_mismatch(text) is mismatch
 
 
+@pytest.mark.parametrize(
+    ("text", "knowing"),
+    [
+        ("sent 2 tickets to my brother on tuesday and he still hasnt accepted them, what happens if he doesnt", True),
+        ("checked out last wednesday, still no word on my deposit. should i have heard something by now", True),
+        ("My old smart plug only works on 2.4GHz. Any way round that?", True),
+        ("Could you re-issue our January invoices with the company name on them please? What do you need", False),
+        ("would it be possible to get a few extra trial days, how does that work", False),
+        ("my card was charged twice", False),
+        ("There's a $89 charge on our card and it isn't in our billing history. What is this?", False),
+        ("Driver asked me for $5 cash extra at the door. Is that allowed??", False),
+        ("", False),
+    ],
+)
+def test_a_report_that_asks_to_know_something_and_nobody_to_act_is_told_apart(text, knowing):
+    assert language.wants_to_know(text) is knowing
+
+
 def test_facts_are_pulled_from_the_customers_words():
     found = facts("I was charged $120 twice on 3 November for invoice INV-2231 on my iPhone 15 in Safari")
     assert found["amounts"] == ["$120"]
