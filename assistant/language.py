@@ -142,6 +142,11 @@ NEEDS_PERSON: dict[str, re.Pattern[str]] = {
         r"merge|restore|reinstate|correct|move|reverse|escalate|backdate|lift|hold|rush|release|reopen|unblock|chase|"
         r"speed up|put (\w+ ){1,4}back|"
         r"take (\w+ ){1,4}off)\b",
+        # The company's own doing, reported: "you renewed us for 12 months but ...", "your contractor broke ...".
+        "company_error": r"(^|[.!?] )(you|u|you'?ve|youve|you guys|your (\w+ )?(team|driver|courier|engineer|"
+        r"contractor|handler|agent|staff|app|system|website|site)) (have |has |had |just |still |then |also )?(\w+ed|"
+        r"took|sent|gave|paid|put|made|charged|cancelled|renewed|broke|lost|sold|left|kept|forgot|stole|swapped|"
+        r"wrote|spelt|spelled)\b",
         "refund": r"\brefund|\bmoney back\b|\breimburs|\bchargeback",
         "billing": r"\bcharged (me )?(twice|two times|double|again|after|even though|without)|\bdouble[- ]charged?|"
         r"\bduplicate (charge|payment)|\bovercharg|\bwrong amount\b|\bdisput|\bunauthori[sz]ed (charge|payment)|"
@@ -190,7 +195,7 @@ _SMALLTALK = {
     "bye": re.compile(r"^(bye|goodbye|see you|see ya|that'?s all|nothing else|no that'?s all|all good)$"),
     "how_are_you": re.compile(r"^(how are you|how'?s it going|how are you doing)( today)?$"),
     "who": re.compile(r"^(who are you|are you (a )?(bot|robot|human|ai|real))$"),
-    "ok": re.compile(r"^(ok|okay|k|kk|yes|lol|haha|ha|lmao|fair enough|i see)$"),
+    "ok": re.compile(r"^(ok|okay|k|kk|lol|haha|ha|lmao|fair enough|i see)$"),
     "fed_up": re.compile(r"^(you'?re|you are|ur|u r|this is|this bot is|what a) (so |really |completely )?(useless|"
                          r"rubbish|pointless|hopeless|terrible|a joke|stupid|dumb)( bot| lol| haha| mate)*$"),
 }  # fmt: skip
@@ -266,7 +271,7 @@ def needs_person(text: str) -> str | None:
             )
         )
         if pattern.search(norm) and (not informational or (name == "human" and not asks_about)):
-            if name == "persistent" and _ASKS_WHAT_NEXT.search(norm):
+            if name in {"persistent", "company_error"} and _ASKS_WHAT_NEXT.search(norm):
                 continue  # "tapped unlock 3 times ... anything else i can try": a question, not a report
             return name
     if not informational and _CHARGED.search((text or "")[:2000].lower()):

@@ -36,7 +36,9 @@ STATUS_REQUEST = re.compile(
     r"\bcheck(ing)? (in )?on (the|my|our) (\w+ ){0,2}" + _ABOUT + r"\b|"
     r"\b" + _ABOUT + r" (you|u) (opened|raised|logged)\b|"
     # "update on my lost property report", "what's happening with the refund request I sent on monday"
-    r"\b(update|news|latest|progress|happening|going on) (on|about|with|of) (the|my|our) (\w+ ){0,2}" + _ABOUT + r"\b|"
+    r"\b(update|news|latest|progress|happening|happened|going on) (on|about|with|of|to) (the|my|our) (\w+ ){0,2}"
+    + _ABOUT
+    + r"\b|"
     r"\b(is|are) (someone|anyone|somebody|anybody) (still )?(dealing with|working on|looking (at|into)|handling) "
     r"(the|my|our) (\w+ ){0,2}" + _ABOUT + r"\b|"
     r"\b(i|we) (emailed|messaged|wrote to|contacted) (you|u|support|your team|the team)\b.{0,80}"

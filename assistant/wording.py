@@ -25,6 +25,7 @@ OFFER_REASONS = {
     "data_loss": "Lost data needs a person from the Loophole team to look into it.",
     "privacy": "Privacy and legal requests are handled by a person from the Loophole team.",
     "persistent": "Since the usual fixes haven't solved it, a person from the Loophole team should look into it.",
+    "company_error": "Putting this right needs a person from the Loophole team.",
     "human": "I can hand this to a person from the Loophole team.",
     "ticket_request": "I can hand this to a person from the Loophole team.",
 }

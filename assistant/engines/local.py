@@ -34,7 +34,7 @@ STATUS_AT = 0.5
 SMALLTALK_AT = 0.5
 # What the hand-written readers find that always needs a person (each was right on every such message of
 # the development domains): no classifier is asked.
-ALWAYS_OFFER = frozenset({"human", "ticket_request", "persistent", "privacy", "data_loss"})
+ALWAYS_OFFER = frozenset({"human", "ticket_request", "persistent", "privacy", "data_loss", "company_error"})
 
 
 class LocalEngine:
