@@ -376,9 +376,18 @@ def smalltalk_kind(text: str) -> str:
 
 
 _ARTICLES_AND_OWNERS = frozenset("a an the my our your his her their this that these those some".split())
+# Verbs that make two words a request ("forgot my password", "connect slack", "2fa setup"), not a topic.
+_ACTION_WORDS = frozenset(
+    """forgot forget lost broke cancel cancle connect reset change delete close setup set pay return track add remove
+    export import download upload login log sign update transfer unlock renew book buy order""".split()
+)
 
 
 def is_fragment(text: str) -> bool:
     """A message of one or two words that names a topic and asks nothing ("invoices", "my card")."""
     words = [w for w in _norm(text).split() if w not in _ARTICLES_AND_OWNERS]
-    return 0 < len(words) <= 2 and "?" not in (text or "") and not any(w.endswith(("ing", "ed")) for w in words)
+    return (
+        0 < len(words) <= 2
+        and "?" not in (text or "")
+        and not any(w.endswith(("ing", "ed")) or w in _ACTION_WORDS for w in words)
+    )

@@ -235,8 +235,10 @@ def test_a_request_made_with_please_that_asks_to_know_nothing_is_told_apart(text
 
 
 @pytest.mark.parametrize(
-    ("text", "fragment"), [("my card", True), ("the app", True), ("card stuck in the machine", False)]
-)
+    ("text", "fragment"),
+    [("my card", True), ("the app", True), ("refund", True), ("card stuck in the machine", False),
+     ("forgot my password", False), ("connect slack", False), ("2fa setup", False)],
+)  # fmt: skip
 def test_a_topic_named_in_a_word_or_two_is_a_fragment(text, fragment):
     assert language.is_fragment(text) is fragment
 
