@@ -262,14 +262,14 @@ def needs_person(text: str) -> str | None:
         and not re.search(r"^((hi|hello|hey) )?(can|could|would|will) (you|u|someone|somebody)\b|\bplease\b", norm)
         and not re.search(r"\b(i|we|my|our|me)\b.{0,40}\b(was|were|got|been|have|has|am|need|want)\b", norm)
     )
-    for name, pattern in NEEDS_PERSON.items():
-        asks_about = bool(
-            re.search(
-                r"^(how|when|what|why|does|do|is|are|will)\b(?! there (some|any)(one|body)| there (a|an|any) "
-                r"(actual |real |live )?(human|person)\b)",
-                norm,
-            )
+    asks_about = bool(
+        re.search(
+            r"^(how|when|what|why|does|do|is|are|will)\b(?! there (some|any)(one|body)| there (a|an|any) "
+            r"(actual |real |live )?(human|person)\b)",
+            norm,
         )
+    )
+    for name, pattern in NEEDS_PERSON.items():
         if pattern.search(norm) and (not informational or (name == "human" and not asks_about)):
             if name in {"persistent", "company_error"} and _ASKS_WHAT_NEXT.search(norm):
                 continue  # "tapped unlock 3 times ... anything else i can try": a question, not a report
