@@ -251,8 +251,11 @@ class Index:
             doc, scores = self.docs[doc_id], units[doc_id]
             best = sorted(range(len(scores)), key=lambda i: -scores[i])[:2]
             found: set[tuple[str, str]] = set()
-            for text in (doc.title, *(doc.passages[i] for i in best)):
-                found |= pairs & _word_pairs(text)
+            read = [(doc.title, doc.title_terms)] + [(doc.passages[i], doc.passage_terms[i]) for i in best]
+            for text, present in read:  # a text is read for pairs only if it holds both words of one
+                possible = {(a, b) for a, b in pairs if a in present and b in present}
+                if possible:
+                    found |= possible & _word_pairs(text)
             weight = sum(self.idf.get(a, 0.0) + self.idf.get(b, 0.0) for a, b in found)
             return self.PHRASE_SHARE * top_unit * weight / (1.0 + weight)
 
@@ -287,8 +290,7 @@ RECHECK_SECONDS = 1.0  # how stale another process's article edit may be seen he
 _cache_lock = threading.Lock()
 
 
-# The word pairs of an article's title or passage, remembered: reading them (phrases folded, words stemmed)
-# cost ten times the rest of a search, and the same few articles come up again and again.
+# The word pairs of a title or passage (phrases folded, words stemmed): costly to read, so remembered.
 @lru_cache(maxsize=2048)
 def _word_pairs(text: str) -> frozenset[tuple[str, str]]:
     return frozenset(pairwise(terms(text)))
