@@ -17,6 +17,7 @@ TITLE_MAX = 80
 CATEGORY = {
     "refund": "Refund request",
     "billing": "Billing problem",
+    "disputed": "Disputed payment",
     "access": "Account access",
     "data_loss": "Lost data",
     "privacy": "Privacy request",

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 
-from assistant import language, status
+from assistant import charges, language, status
 from assistant.vocabulary import stem
 
 CLASSES = ("answer", "offer", "status", "clarify", "smalltalk")
@@ -86,7 +86,7 @@ def _rules(text: str) -> list[str]:
         found.append("rule:staff_request")
     if language.polite_request(text):
         found.append("rule:polite_request")
-    if language.price_mismatch(text):
+    if charges.price_mismatch(text):
         found.append("rule:price_mismatch")
     return found
 

@@ -6,6 +6,7 @@ Nothing here calls a model. The ticket gate relies on `confirmation()` alone.
 import re
 from enum import Enum
 
+from assistant import charges
 from assistant.vocabulary import STOPWORDS
 
 
@@ -274,16 +275,9 @@ def needs_person(text: str) -> str | None:
             if name in {"persistent", "company_error"} and _ASKS_WHAT_NEXT.search(norm):
                 continue  # "tapped unlock 3 times ... anything else i can try": a question, not a report
             return name
-    if not informational and _CHARGED.search((text or "")[:2000].lower()):
+    if not informational and charges.CHARGED.search((text or "")[:2000].lower()):
         return "billing"
     return None
-
-
-# "you took £34.99", "I've been charged $12", "billed me £60": money taken, which the customer reports.
-_CHARGED = re.compile(
-    r"\b(?:you|you'?ve|u)(?: have| guys| still| then| also| just| already| again)* "
-    r"(?:took|charged|billed|taken|debited|deducted)\b|\b(?:charged|billed|debited|taken|took)\b[^.!?\n]{0,30}?[£$€]\s?\d"
-)
 
 
 # Asking the company's people to do something ("can you switch it to USD", "please arrange", "can this be
@@ -298,6 +292,16 @@ _ASKS_STAFF = re.compile(
     r"\b(can|could) (this|it|that) be (fixed|sorted|changed|corrected|undone|reversed|looked at|looked into|reduced|"
     r"waived|refunded)\b"
 )
+
+
+def disputed_payment(text: str) -> bool:
+    """A payment the customer says is not theirs, or cash a machine did not pay out (assistant.charges), asked
+    about or not; not a question about a ticket already open on it ("is my case about the double charge closed?")."""
+    norm = _norm(text[:2000])
+    return charges.disputed(norm) and not _ABOUT_TICKETS.search(norm) and not _FOLLOWS_UP.search(norm)
+
+
+_FOLLOWS_UP = re.compile(r"\b(follow(ing)? up|opened a (request|ticket|case))\b")
 
 
 def asks_staff_to_act(text: str) -> bool:
@@ -339,19 +343,6 @@ def polite_request(text: str) -> bool:
         and not _ASKS_TO_KNOW.search(norm)
         and not _ABOUT_TICKETS.search(norm)  # "check my case please": a status question
     )
-
-
-# Two prices set against each other ("took £58 when my monthly is £41.20", "charged 41p/min, the app said 32p"):
-# a charge the customer says is wrong, however it is asked.
-_AMOUNT = r"(?:[£$€]\s?\d[\d,.]*|\b\d[\d,.]*\s?(?:p|pence|cents?|dollars|pounds|euros?)\b)"
-_PRICE_MISMATCH = re.compile(
-    _AMOUNT + r"[^.!?\n]{0,60}?\b(?:when|but|instead of|should|supposed|meant|costs?|said|says|shows?|advertised|"
-    r"quoted|not|only)\b[^.!?\n]{0,40}?" + _AMOUNT
-)
-
-
-def price_mismatch(text: str) -> bool:
-    return bool(_PRICE_MISMATCH.search((text or "")[:2000].lower()))
 
 
 _ABOUT_TICKETS = re.compile(r"\b((ticket|case|query|enquiry|inquiry|complaint)s?|status|progress|any news|an update)\b")

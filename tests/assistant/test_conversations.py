@@ -76,6 +76,8 @@ def test_a_clarification_that_makes_the_question_clear_is_answered(customer):
         "all my projects disappeared",
         "please delete all my personal data under GDPR",
         "let me talk to a human",
+        "Why is there a payment on my card that I never made?",
+        "the cash machine gave me less than I asked for, what do I do?",
     ],
 )
 def test_requests_that_need_a_person_are_offered_a_ticket_at_once(customer, text):

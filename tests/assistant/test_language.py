@@ -7,13 +7,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from assistant import details, language, wording
+from assistant.charges import price_mismatch
 from assistant.details import facts
 from assistant.language import (
     Answer,
     confirmation,
     didnt_help,
     needs_person,
-    price_mismatch,
     smalltalk,
 )
 from assistant.references import find_references
@@ -320,6 +320,31 @@ def test_two_prices_set_against_each_other_are_a_charge_said_to_be_wrong(text, m
 
 
 @pytest.mark.parametrize(
+    ("text", "disputed"),
+    [
+        ("There is a payment on my card that I do not recognize.", True),
+        ("Why is there a payment I never made?", True),
+        ("Why was I double charged?", True),
+        ("a payment is showing twice, why is that", True),
+        ("Someone withdrew money from my account, and it wasn't me.", True),
+        ("I think someone has been using my card", True),
+        ("I tried to withdraw 50 pounds but it only gave me 30", True),
+        ("the ATM gave me the wrong amount", True),
+        ("what should I do about an unknown direct debit?", True),
+        ("is my case about the double charge closed? didnt get any email", False),  # a status question
+        ("i opened a request about the double charge, is somebody working on it", False),
+        ("are duplicate charges refunded in full?", False),  # how refunds work
+        ("My card was stolen. What do I need to do?", False),  # a lost card: the customer freezes it
+        ("how do I see my card payments?", False),
+        ("what is the fee for ATM withdrawals", False),
+        ("payment " * 3000, False),
+    ],
+)
+def test_a_payment_said_not_to_be_the_customer_s_own_is_disputed_however_it_is_asked(text, disputed):
+    assert language.disputed_payment(text) is disputed
+
+
+@pytest.mark.parametrize(
     ("text", "knowing"),
     [
         ("sent 2 tickets to my brother on tuesday and he still hasnt accepted them, what happens if he doesnt", True),
@@ -356,8 +381,13 @@ def _best_of_three(fn, text: str) -> float:
 
 @pytest.mark.parametrize(
     "hostile",
-    [lambda n: "invoice " + "1" * n + "_", lambda n: "A-" + "1" * n + "_", lambda n: "$" + "1," * (n // 2) + "_"],
-    ids=["reference-run", "code-run", "amount-run"],
+    [
+        lambda n: "invoice " + "1" * n + "_",
+        lambda n: "A-" + "1" * n + "_",
+        lambda n: "$" + "1," * (n // 2) + "_",
+        lambda n: "withdraw" + "w" * n + " payment" * (n // 8),
+    ],
+    ids=["reference-run", "code-run", "amount-run", "withdrawal-run"],
 )
 def test_facts_and_codes_cost_grows_linearly_with_hostile_input(hostile):
     """Four times the input costs about four times the time (a quadratic pattern costs sixteen)."""
@@ -366,6 +396,7 @@ def test_facts_and_codes_cost_grows_linearly_with_hostile_input(hostile):
         details.facts(text)
         details.codes(text)
         language.needs_person(text)
+        language.disputed_payment(text)
 
     small, large = _best_of_three(read, hostile(1000)), _best_of_three(read, hostile(4000))
     assert large < 8 * small + 0.005, (small, large)
