@@ -294,14 +294,14 @@ _ASKS_STAFF = re.compile(
 )
 
 
+_FOLLOWS_UP = re.compile(r"\b(follow(ing)? up|opened a (request|ticket|case))\b")
+
+
 def disputed_payment(text: str) -> bool:
     """A payment the customer says is not theirs, or cash a machine did not pay out (assistant.charges), asked
     about or not; not a question about a ticket already open on it ("is my case about the double charge closed?")."""
-    norm = _norm(text[:2000])
+    norm = _norm((text or "")[:2000])
     return charges.disputed(norm) and not _ABOUT_TICKETS.search(norm) and not _FOLLOWS_UP.search(norm)
-
-
-_FOLLOWS_UP = re.compile(r"\b(follow(ing)? up|opened a (request|ticket|case))\b")
 
 
 def asks_staff_to_act(text: str) -> bool:
