@@ -1,5 +1,6 @@
-"""What a customer says about money taken: a charge reported, two prices set against each other, a payment
-they say is not theirs. Each reads lower-cased text and stays linear (bounded gaps, no nested repeats).
+"""What a customer says about money taken or owed: a charge reported, two prices set against each other, a
+payment they say is not theirs, money or credit owed that has not come. Each reads lower-cased text and stays
+linear (bounded gaps, no nested repeats).
 """
 
 import re
@@ -61,3 +62,19 @@ DISPUTED = re.compile(
 def disputed(norm: str) -> bool:
     """A payment reported as not the customer's own, in text normalised by assistant.language."""
     return bool(DISPUTED.search(norm[:2000]))
+
+
+# Money or credit owed that has not come: "my referral credit never came", "still no refund", "no sign of my
+# payout". Chasing it is the company's to do.
+_OWED = r"(?:credit|refund|payout|voucher|code|reward|bonus|cashback|compensation|discount)s?"
+OVERDUE = re.compile(
+    rf"\b{_OWED} (?:has |have )?(?:never|still (?:hasn'?t|has not|not|hasnt)|hasn'?t|has not|didn'?t|did not|not) "
+    r"(?:comes?|came|arrived?|arrives|shown up|shows? up|appeared|appears?|been (?:paid|applied|added|credited))\b|"
+    r"\bstill no (?:credit|refund|payout|money|voucher|code|reward|bonus|cashback|compensation)\b|"
+    r"\bno sign of (?:my |the |any )?(?:credit|refund|payout|money|voucher|reward|bonus|cashback|compensation)\b"
+)
+
+
+def overdue(norm: str) -> bool:
+    """Money or credit owed to the customer that has not come, in text normalised by assistant.language."""
+    return bool(OVERDUE.search(norm[:2000]))

@@ -18,6 +18,7 @@ CATEGORY = {
     "refund": "Refund request",
     "billing": "Billing problem",
     "disputed": "Disputed payment",
+    "overdue": "Money or credit not received",
     "access": "Account access",
     "data_loss": "Lost data",
     "privacy": "Privacy request",

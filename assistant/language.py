@@ -297,11 +297,16 @@ _ASKS_STAFF = re.compile(
 _FOLLOWS_UP = re.compile(r"\b(follow(ing)? up|opened a (request|ticket|case))\b")
 
 
-def disputed_payment(text: str) -> bool:
-    """A payment the customer says is not theirs, or cash a machine did not pay out (assistant.charges), asked
-    about or not; not a question about a ticket already open on it ("is my case about the double charge closed?")."""
+def money_matter(text: str) -> str | None:
+    """ "disputed" for a payment the customer says is not theirs or cash a machine did not pay out, "overdue" for
+    money or credit owed that has not come (assistant.charges), asked about or not; None for anything else and
+    for a question about a ticket already open on it ("is my case about the double charge closed?")."""
     norm = _norm((text or "")[:2000])
-    return charges.disputed(norm) and not _ABOUT_TICKETS.search(norm) and not _FOLLOWS_UP.search(norm)
+    if _ABOUT_TICKETS.search(norm) or _FOLLOWS_UP.search(norm):
+        return None
+    if charges.disputed(norm):
+        return "disputed"
+    return "overdue" if charges.overdue(norm) else None
 
 
 def asks_staff_to_act(text: str) -> bool:

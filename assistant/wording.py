@@ -27,6 +27,7 @@ OFFER_REASONS = {
     "persistent": "Since the usual fixes haven't solved it, a person from the Loophole team should look into it.",
     "company_error": "Putting this right needs a person from the Loophole team.",
     "disputed": "A payment you didn't make, or cash a machine didn't pay out, needs a person from the Loophole team.",
+    "overdue": "Chasing money or credit that should have reached you needs a person from the Loophole team.",
     "human": "I can hand this to a person from the Loophole team.",
     "ticket_request": "I can hand this to a person from the Loophole team.",
 }

@@ -34,7 +34,9 @@ STATUS_AT = 0.5
 SMALLTALK_AT = 0.5
 # What the hand-written readers find that always needs a person (each was right on every such message of
 # the development domains): no classifier is asked.
-ALWAYS_OFFER = frozenset({"human", "ticket_request", "persistent", "privacy", "data_loss", "company_error", "disputed"})
+ALWAYS_OFFER = frozenset(
+    {"human", "ticket_request", "persistent", "privacy", "data_loss", "company_error", "disputed", "overdue"}
+)
 
 
 class LocalEngine:
@@ -67,8 +69,8 @@ class LocalEngine:
             return status
 
         reason = language.needs_person(text)
-        if reason not in ALWAYS_OFFER and language.disputed_payment(text):
-            reason = "disputed"
+        if reason not in ALWAYS_OFFER:
+            reason = language.money_matter(text) or reason
         if reason in ALWAYS_OFFER:
             return self.offer(request, reason)
         if last in {Outcome.ANSWERED, Outcome.CLARIFIED} and (

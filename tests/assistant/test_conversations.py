@@ -3,7 +3,7 @@
 import pytest
 from django.core import mail
 
-from assistant import services
+from assistant import services, wording
 from assistant.engines.base import Outcome
 from assistant.models import HelpArticle
 from tests.assistant.helpers import add_articles, chat, say
@@ -78,6 +78,7 @@ def test_a_clarification_that_makes_the_question_clear_is_answered(customer):
         "let me talk to a human",
         "Why is there a payment on my card that I never made?",
         "the cash machine gave me less than I asked for, what do I do?",
+        "my referral credit never came, my friend signed up last week",
     ],
 )
 def test_requests_that_need_a_person_are_offered_a_ticket_at_once(customer, text):
@@ -275,3 +276,15 @@ def test_a_text_message_or_a_call_gets_only_the_passage_that_answers(customer, c
     assert written.outcome == brief.outcome == Outcome.ANSWERED
     assert "9 pounds" in brief.text and "9 pounds" in written.text
     assert len(brief.text) < len(written.text)
+
+
+def test_credit_owed_that_never_came_is_offered_where_an_article_says_when_it_comes(customer):
+    HelpArticle.objects.create(
+        slug="referral-credit",
+        title="How do referral credits work?",
+        body="Share your invite code. When a friend you invited takes their first trip, you both get 10 pounds of "
+        "credit.\n\nThe credit appears in your account within 48 hours of their first trip.",
+    )
+    reply = say(chat(customer), "my referral credit never came, my friend took her first trip last tuesday")
+    assert reply.outcome == Outcome.OFFERED
+    assert reply.text.startswith(wording.OFFER_REASONS["overdue"])

@@ -341,7 +341,25 @@ def test_two_prices_set_against_each_other_are_a_charge_said_to_be_wrong(text, m
     ],
 )
 def test_a_payment_said_not_to_be_the_customer_s_own_is_disputed_however_it_is_asked(text, disputed):
-    assert language.disputed_payment(text) is disputed
+    assert (language.money_matter(text) == "disputed") is disputed
+
+
+@pytest.mark.parametrize(
+    ("text", "overdue"),
+    [
+        ("my referral credit never came, my mate did his first trip last tuesday", True),
+        ("its wednesday and still no credit for me", True),
+        ("sold my seats on the 3rd and still no payout", True),
+        ("returned it 3 weeks ago and the refund still hasn't arrived", True),
+        ("no sign of my compensation", True),
+        ("how long does a refund take to arrive?", False),  # how refunds work
+        ("my refund ticket still hasn't been answered", False),  # a status question
+        ("can I get a refund?", False),
+        ("credit " * 3000, False),
+    ],
+)
+def test_money_or_credit_owed_that_has_not_come_is_overdue(text, overdue):
+    assert (language.money_matter(text) == "overdue") is overdue
 
 
 @pytest.mark.parametrize(
@@ -396,7 +414,7 @@ def test_facts_and_codes_cost_grows_linearly_with_hostile_input(hostile):
         details.facts(text)
         details.codes(text)
         language.needs_person(text)
-        language.disputed_payment(text)
+        language.money_matter(text)
 
     small, large = _best_of_three(read, hostile(1000)), _best_of_three(read, hostile(4000))
     assert large < 8 * small + 0.005, (small, large)
