@@ -17,7 +17,7 @@ from tests.factories import StaffFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
-SECRET = "host-product-widget-secret-0123456789abcdef"
+SECRET = "host-product-widget-secret-0123456789abcdef-0123456789abcdef-0123"  # HS512 warns below 64 bytes
 HOST = "http://127.0.0.1:8765"
 User = get_user_model()
 
