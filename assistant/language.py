@@ -298,9 +298,10 @@ _FOLLOWS_UP = re.compile(r"\b(follow(ing)? up|opened a (request|ticket|case))\b"
 
 
 def money_matter(text: str) -> str | None:
-    """ "disputed" for a payment the customer says is not theirs or cash a machine did not pay out, "overdue" for
-    money or credit owed that has not come (assistant.charges), asked about or not; None for anything else and
-    for a question about a ticket already open on it ("is my case about the double charge closed?")."""
+    """The money matter only the company can settle, however it is asked: `disputed`, a payment the customer
+    says is not theirs or cash a machine did not pay out; `overdue`, money or credit owed that has not come
+    (assistant.charges). None for anything else, and for a question about a ticket already open on it ("is
+    my case about the double charge closed?")."""
     norm = _norm((text or "")[:2000])
     if _ABOUT_TICKETS.search(norm) or _FOLLOWS_UP.search(norm):
         return None
