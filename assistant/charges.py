@@ -66,12 +66,11 @@ def disputed(norm: str) -> bool:
 
 # Money or credit owed that has not come: "my referral credit never came", "still no refund", "no sign of my
 # payout". Chasing it is the company's to do.
-_OWED = r"(?:credit|refund|payout|voucher|code|reward|bonus|cashback|compensation|discount)s?"
+_OWED = "credit|refund|payout|voucher|reward|bonus|cashback|compensation"
 OVERDUE = re.compile(
-    rf"\b{_OWED} (?:has |have )?(?:never|still (?:hasn'?t|has not|not|hasnt)|hasn'?t|has not|didn'?t|did not|not) "
-    r"(?:comes?|came|arrived?|arrives|shown up|shows? up|appeared|appears?|been (?:paid|applied|added|credited))\b|"
-    r"\bstill no (?:credit|refund|payout|money|voucher|code|reward|bonus|cashback|compensation)\b|"
-    r"\bno sign of (?:my |the |any )?(?:credit|refund|payout|money|voucher|reward|bonus|cashback|compensation)\b"
+    rf"\b(?:{_OWED}|code|discount)s? (?:has |have )?(?:never|still (?:hasn'?t|has not|not|hasnt)|hasn'?t|has not|"
+    r"didn'?t|did not|not) (?:comes?|came|arrived?|arrives|shown up|shows? up|appeared|appears?|been (?:paid|applied|"
+    rf"added|credited))\b|\bstill no (?:{_OWED}|money|code)\b|\bno sign of (?:my |the |any )?(?:{_OWED}|money)\b"
 )
 
 
