@@ -19,6 +19,7 @@ CATEGORY = {
     "billing": "Billing problem",
     "disputed": "Disputed payment",
     "overdue": "Money or credit not received",
+    "no_reply": "No reply from us",
     "access": "Account access",
     "data_loss": "Lost data",
     "privacy": "Privacy request",

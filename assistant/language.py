@@ -294,22 +294,6 @@ _ASKS_STAFF = re.compile(
 )
 
 
-_FOLLOWS_UP = re.compile(r"\b(follow(ing)? up|opened a (request|ticket|case))\b")
-
-
-def money_matter(text: str) -> str | None:
-    """The money matter only the company can settle, however it is asked: `disputed`, a payment the customer
-    says is not theirs or cash a machine did not pay out; `overdue`, money or credit owed that has not come
-    (assistant.charges). None for anything else, and for a question about a ticket already open on it ("is
-    my case about the double charge closed?")."""
-    norm = _norm((text or "")[:2000])
-    if _ABOUT_TICKETS.search(norm) or _FOLLOWS_UP.search(norm):
-        return None
-    if charges.disputed(norm):
-        return "disputed"
-    return "overdue" if charges.overdue(norm) else None
-
-
 def asks_staff_to_act(text: str) -> bool:
     return bool(_ASKS_STAFF.search(_norm(text)))
 

@@ -28,6 +28,7 @@ OFFER_REASONS = {
     "company_error": "Putting this right needs a person from the Loophole team.",
     "disputed": "A payment you didn't make, or cash a machine didn't pay out, needs a person from the Loophole team.",
     "overdue": "Chasing money or credit that should have reached you needs a person from the Loophole team.",
+    "no_reply": "I'm sorry nobody got back to you. A person from the Loophole team should pick this up.",
     "human": "I can hand this to a person from the Loophole team.",
     "ticket_request": "I can hand this to a person from the Loophole team.",
 }

@@ -7,7 +7,7 @@ assistant.language take what must never depend on a model: yes/no, ticket IDs, a
 a person or a ticket, and "that didn't help" after an answer.
 """
 
-from assistant import drafting, intents, language, passages, references, vocabulary, wording
+from assistant import drafting, grievances, intents, language, passages, references, vocabulary, wording
 from assistant.engines.base import Decision, Kind, Link, Outcome, Request, Tools
 from assistant.status import is_status_request
 
@@ -35,7 +35,17 @@ SMALLTALK_AT = 0.5
 # What the hand-written readers find that always needs a person (each was right on every such message of
 # the development domains): no classifier is asked.
 ALWAYS_OFFER = frozenset(
-    {"human", "ticket_request", "persistent", "privacy", "data_loss", "company_error", "disputed", "overdue"}
+    {
+        "human",
+        "ticket_request",
+        "persistent",
+        "privacy",
+        "data_loss",
+        "company_error",
+        "disputed",
+        "overdue",
+        "no_reply",
+    }
 )
 
 
@@ -70,7 +80,7 @@ class LocalEngine:
 
         reason = language.needs_person(text)
         if reason not in ALWAYS_OFFER:
-            reason = language.money_matter(text) or reason
+            reason = grievances.money_matter(text) or ("no_reply" if grievances.left_waiting(text) else reason)
         if reason in ALWAYS_OFFER:
             return self.offer(request, reason)
         if last in {Outcome.ANSWERED, Outcome.CLARIFIED} and (

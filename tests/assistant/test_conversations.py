@@ -288,3 +288,9 @@ def test_credit_owed_that_never_came_is_offered_where_an_article_says_when_it_co
     reply = say(chat(customer), "my referral credit never came, my friend took her first trip last tuesday")
     assert reply.outcome == Outcome.OFFERED
     assert reply.text.startswith(wording.OFFER_REASONS["overdue"])
+
+
+def test_a_customer_nobody_came_back_to_is_offered_a_ticket(customer):
+    reply = say(chat(customer), "I asked for a refund 4 weeks ago and I haven't heard anything back at all")
+    assert reply.outcome == Outcome.OFFERED
+    assert reply.text.startswith(wording.OFFER_REASONS["no_reply"])

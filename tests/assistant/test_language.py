@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from assistant import details, language, wording
+from assistant import details, grievances, language, wording
 from assistant.charges import price_mismatch
 from assistant.details import facts
 from assistant.language import (
@@ -341,7 +341,7 @@ def test_two_prices_set_against_each_other_are_a_charge_said_to_be_wrong(text, m
     ],
 )
 def test_a_payment_said_not_to_be_the_customer_s_own_is_disputed_however_it_is_asked(text, disputed):
-    assert (language.money_matter(text) == "disputed") is disputed
+    assert (grievances.money_matter(text) == "disputed") is disputed
 
 
 @pytest.mark.parametrize(
@@ -359,7 +359,24 @@ def test_a_payment_said_not_to_be_the_customer_s_own_is_disputed_however_it_is_a
     ],
 )
 def test_money_or_credit_owed_that_has_not_come_is_overdue(text, overdue):
-    assert (language.money_matter(text) == "overdue") is overdue
+    assert (grievances.money_matter(text) == "overdue") is overdue
+
+
+@pytest.mark.parametrize(
+    ("text", "waiting"),
+    [
+        ("submitted my home claim 3 weeks ago and no one has contacted me at all", True),
+        ("was promised a call back yesterday between 2 and 4 and nobody called", True),
+        ("I applied for financial aid 4 weeks ago and I haven't heard anything back at all", True),
+        ("asked for grab rails in march, nothing since", True),
+        ("Did my complaint go through? haven't heard a thing back", False),  # a status question
+        ("just checking on the query i emailed tuesday, havent heard anything back yet", False),
+        ("how long until someone gets back to me?", False),
+        ("nobody " * 3000, False),
+    ],
+)
+def test_a_promise_to_come_back_that_was_not_kept_leaves_the_customer_waiting(text, waiting):
+    assert grievances.left_waiting(text) is waiting
 
 
 @pytest.mark.parametrize(
@@ -414,7 +431,8 @@ def test_facts_and_codes_cost_grows_linearly_with_hostile_input(hostile):
         details.facts(text)
         details.codes(text)
         language.needs_person(text)
-        language.money_matter(text)
+        grievances.money_matter(text)
+        grievances.left_waiting(text)
 
     small, large = _best_of_three(read, hostile(1000)), _best_of_three(read, hostile(4000))
     assert large < 8 * small + 0.005, (small, large)
