@@ -11,20 +11,6 @@ from assistant.language import _ABOUT_TICKETS, _norm
 
 _FOLLOWS_UP = re.compile(r"\b(follow(ing)? up|opened a (request|ticket|case))\b")
 
-
-def money_matter(text: str) -> str | None:
-    """The money matter only the company can settle, however it is asked: `disputed`, a payment the customer
-    says is not theirs or cash a machine did not pay out; `overdue`, money or credit owed that has not come
-    (assistant.charges). None for anything else, and for a question about a ticket already open on it ("is
-    my case about the double charge closed?")."""
-    norm = _norm((text or "")[:2000])
-    if _ABOUT_TICKETS.search(norm) or _FOLLOWS_UP.search(norm):
-        return None
-    if charges.disputed(norm):
-        return "disputed"
-    return "overdue" if charges.overdue(norm) else None
-
-
 # The company did not come back as it should have: "no one has contacted me", "nobody called", "I haven't heard
 # anything back", "nothing since".
 _LEFT_WAITING = re.compile(
@@ -34,8 +20,16 @@ _LEFT_WAITING = re.compile(
 )
 
 
-def left_waiting(text: str) -> bool:
-    """The company did not come back to the customer as it should have; not a question after a ticket already
-    open ("haven't heard back on my complaint": a status question)."""
+def grievance(text: str) -> str | None:
+    """What only the company can put right, first found: `disputed`, a payment the customer says is not theirs
+    or cash a machine did not pay out; `overdue`, money or credit owed that has not come; `no_reply`, a promise
+    to come back that was not kept. None for anything else, and for a question about a ticket already open on
+    it ("is my case about the double charge closed?", "haven't heard back on my complaint")."""
     norm = _norm((text or "")[:2000])
-    return bool(_LEFT_WAITING.search(norm)) and not (_ABOUT_TICKETS.search(norm) or _FOLLOWS_UP.search(norm))
+    if _ABOUT_TICKETS.search(norm) or _FOLLOWS_UP.search(norm):
+        return None
+    if charges.disputed(norm):
+        return "disputed"
+    if charges.overdue(norm):
+        return "overdue"
+    return "no_reply" if _LEFT_WAITING.search(norm) else None

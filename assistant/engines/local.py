@@ -80,7 +80,7 @@ class LocalEngine:
 
         reason = language.needs_person(text)
         if reason not in ALWAYS_OFFER:
-            reason = grievances.money_matter(text) or ("no_reply" if grievances.left_waiting(text) else reason)
+            reason = grievances.grievance(text) or reason
         if reason in ALWAYS_OFFER:
             return self.offer(request, reason)
         if last in {Outcome.ANSWERED, Outcome.CLARIFIED} and (
